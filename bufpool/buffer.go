@@ -1,0 +1,288 @@
+package bufpool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/valyala/bytebufferpool"
+)
+
+// ErrTooLarge is returned, possibly wrapped, by ReadFromLimit when the
+// reader holds more bytes than the limit allows.
+var ErrTooLarge = errors.New("bufpool: data exceeds the limit")
+
+// Buffer is a byte buffer checked out of a Pool. It embeds
+// bytebufferpool.ByteBuffer, so B, Len, Bytes, String, Reset and WriteTo
+// work as there; the methods that can grow the buffer (Write, WriteString,
+// WriteByte, Set, SetString, ReadFrom, ReadFromLimit and Grow) are
+// redefined so that growth moves the contents into a buffer of a larger
+// class of the same pool, and the old memory goes back to the pool, instead
+// of letting append allocate memory the pool never sees.
+//
+// A Buffer belongs to the goroutine that took it until Release or Detach.
+// It is not safe for concurrent use. After Release, neither the Buffer nor
+// any slice of its B may be used: the memory belongs to the next Get. A
+// second Release panics when the pool can tell (always in Track mode).
+//
+// A zero Buffer is an empty buffer that belongs to no pool: it grows with
+// ordinary allocations, and Release panics on it.
+type Buffer struct {
+	bytebufferpool.ByteBuffer
+
+	pool *Pool
+	s    *slab
+
+	charged  int64 // bytes of the budget held for this buffer
+	floor    int64 // charge kept by Reserve until Release
+	hint     int   // size announced by Reserve: growth does not overshoot it
+	budgeted bool  // from Acquire: growth must fit the budget
+}
+
+// Release returns b to the pool it came from. The buffer, and every slice
+// of b.B, must not be used afterwards. Release panics if b was released
+// already (when the pool can tell) or did not come from a Pool.
+func (b *Buffer) Release() {
+	p := b.checkOwned("Release")
+	b.settle(p)
+	p.put(b)
+}
+
+// Detach hands b's bytes to the caller for good: the returned slice is
+// never reused by the pool, and b must not be used afterwards. The memory
+// leaves the pool's accounting and is counted as a drop for reason detached.
+func (b *Buffer) Detach() []byte {
+	p := b.checkOwned("Detach")
+	b.settle(p)
+	mem := b.B
+	s := b.s
+	if extra := int64(s.capacity - p.led.sizes[s.class]); extra != 0 {
+		p.led.add(s.home, int(s.class), cExtraInUse, -extra)
+	}
+	p.led.add(s.home, int(s.class), cDropDetached, 1)
+	s.state = slabGone
+	b.B, b.s = nil, nil
+	return mem
+}
+
+func (b *Buffer) checkOwned(op string) *Pool {
+	p := b.pool
+	if p == nil {
+		panic("bufpool: " + op + " of a Buffer that no Pool handed out")
+	}
+	if b.s == nil || b.s.state != slabInUse {
+		panic("bufpool: " + op + " of a Buffer that was already released or detached")
+	}
+	if p.tracker != nil {
+		p.tracker.checkin(b, op)
+	}
+	return p
+}
+
+// settle gives back b's share of the budget.
+func (b *Buffer) settle(p *Pool) {
+	if b.charged != 0 {
+		p.budget.release(b.charged)
+	}
+	b.charged, b.floor, b.hint, b.budgeted = 0, 0, 0, false
+}
+
+// Reserve announces that b will grow to hold n bytes. Growth then stops at
+// the class of n instead of doubling past it, and, with a budget, Reserve
+// waits (as Acquire does) until the budget holds everything growing to n
+// bytes may need at once, including the copy made while growing, so that
+// growth up to n never fails. It returns an error wrapping
+// ErrBudgetExceeded when ctx ends first. Memory is not allocated ahead:
+// it is taken as data arrives.
+func (b *Buffer) Reserve(ctx context.Context, n int) error {
+	b.hint = n
+	p := b.pool
+	if p == nil || p.budget == nil {
+		return nil
+	}
+	peak := p.growthPeak(n)
+	if peak <= b.charged {
+		b.floor = max(b.floor, peak)
+		return nil
+	}
+	if err := p.budget.acquire(ctx, peak-b.charged); err != nil {
+		return err
+	}
+	b.charged, b.floor = peak, peak
+	return nil
+}
+
+// growthPeak bounds the capacity a buffer growing to n bytes holds at once:
+// the last step holds a class below n and the class of n.
+func (p *Pool) growthPeak(n int) int64 {
+	if n > p.cfg.MaxSize {
+		return 2 * int64(n)
+	}
+	i := p.cls.of(max(n, 0))
+	peak := int64(p.cls.sizes[i])
+	if i > 0 {
+		peak += int64(p.cls.sizes[i-1])
+	}
+	return peak
+}
+
+// Grow makes room for at least n more bytes without another growth. It
+// returns an error wrapping ErrBudgetExceeded only for a buffer from
+// Acquire whose growth would exceed the budget.
+func (b *Buffer) Grow(n int) error {
+	if n < 0 {
+		panic("bufpool: Grow with a negative count")
+	}
+	return b.grow(len(b.B)+n, false)
+}
+
+// grow ensures cap(b.B) >= need, moving the contents to a larger buffer of
+// the pool. Growth doubles the capacity (so that reading a body costs
+// amortized linear copying) unless Reserve announced a smaller final size.
+func (b *Buffer) grow(need int, force bool) error {
+	if need <= cap(b.B) {
+		return nil
+	}
+	target := max(need, 2*cap(b.B))
+	if b.hint >= need {
+		target = min(target, b.hint)
+	}
+	p := b.pool
+	if p == nil || b.s == nil {
+		mem := make([]byte, len(b.B), target)
+		copy(mem, b.B)
+		b.B = mem
+		return nil
+	}
+	nb := p.get(target)
+	if p.budget != nil {
+		// Both buffers are held while the contents move.
+		if extra := int64(cap(b.B)+cap(nb.B)) - b.charged; extra > 0 {
+			if b.budgeted && !force {
+				if !p.budget.try(extra) {
+					p.put(nb)
+					return fmt.Errorf("%w: growing a buffer to %d bytes", ErrBudgetExceeded, cap(nb.B))
+				}
+			} else {
+				p.budget.force(extra)
+			}
+			b.charged += extra
+		}
+	}
+	nb.B = append(nb.B[:0], b.B...)
+	b.B, nb.B = nb.B, b.B
+	b.s, nb.s = nb.s, b.s
+	p.put(nb)
+	if p.budget != nil {
+		if keep := max(b.floor, int64(cap(b.B))); b.charged > keep {
+			p.budget.release(b.charged - keep)
+			b.charged = keep
+		}
+	}
+	return nil
+}
+
+// Write appends p to the buffer, growing it through the pool. It returns
+// an error only for a buffer from Acquire whose growth would exceed the
+// budget, having written nothing.
+func (b *Buffer) Write(p []byte) (int, error) {
+	if err := b.grow(len(b.B)+len(p), false); err != nil {
+		return 0, err
+	}
+	b.B = append(b.B, p...)
+	return len(p), nil
+}
+
+// WriteString appends s to the buffer, as Write does.
+func (b *Buffer) WriteString(s string) (int, error) {
+	if err := b.grow(len(b.B)+len(s), false); err != nil {
+		return 0, err
+	}
+	b.B = append(b.B, s...)
+	return len(s), nil
+}
+
+// WriteByte appends c to the buffer, as Write does.
+func (b *Buffer) WriteByte(c byte) error {
+	if err := b.grow(len(b.B)+1, false); err != nil {
+		return err
+	}
+	b.B = append(b.B, c)
+	return nil
+}
+
+// Set replaces the contents of the buffer with p. It never fails: for a
+// buffer from Acquire it may take more than the budget allows.
+func (b *Buffer) Set(p []byte) {
+	b.B = b.B[:0]
+	_ = b.grow(len(p), true)
+	b.B = append(b.B, p...)
+}
+
+// SetString replaces the contents of the buffer with s, as Set does.
+func (b *Buffer) SetString(s string) {
+	b.B = b.B[:0]
+	_ = b.grow(len(s), true)
+	b.B = append(b.B, s...)
+}
+
+// ReadFrom appends everything r holds until io.EOF, growing the buffer
+// through the pool. It returns the number of bytes read and the first
+// error other than io.EOF.
+func (b *Buffer) ReadFrom(r io.Reader) (int64, error) {
+	return b.readFrom(r, -1)
+}
+
+// ReadFromLimit is like ReadFrom, but reads at most limit+1 bytes: when r
+// holds more than limit bytes it stops there and returns an error wrapping
+// ErrTooLarge. The buffer never grows for more than limit+1 bytes, however
+// many bytes r holds or claims to hold.
+func (b *Buffer) ReadFromLimit(r io.Reader, limit int64) (int64, error) {
+	if limit < 0 {
+		limit = 0
+	}
+	return b.readFrom(r, limit)
+}
+
+// minRead is the least free space a read is offered.
+const minRead = 512
+
+func (b *Buffer) readFrom(r io.Reader, limit int64) (int64, error) {
+	start := len(b.B)
+	stop := -1 // length at which reading stops, when limited
+	if limit >= 0 {
+		stop = start + int(min(limit+1, int64(maxClassSize)))
+	}
+	for {
+		if stop >= 0 && len(b.B) >= stop {
+			return int64(len(b.B) - start), fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+		}
+		if cap(b.B)-len(b.B) < minRead || len(b.B) == cap(b.B) {
+			need := len(b.B) + minRead
+			if stop >= 0 {
+				need = min(need, stop)
+			}
+			if need > cap(b.B) {
+				if err := b.grow(need, false); err != nil {
+					return int64(len(b.B) - start), err
+				}
+			}
+		}
+		free := b.B[len(b.B):cap(b.B)]
+		if stop >= 0 && len(free) > stop-len(b.B) {
+			free = free[:stop-len(b.B)]
+		}
+		n, err := r.Read(free)
+		if n < 0 || n > len(free) {
+			return int64(len(b.B) - start), errors.New("bufpool: reader returned an invalid count")
+		}
+		b.B = b.B[:len(b.B)+n]
+		if err == io.EOF {
+			return int64(len(b.B) - start), nil
+		}
+		if err != nil {
+			return int64(len(b.B) - start), err
+		}
+	}
+}

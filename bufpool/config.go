@@ -1,0 +1,113 @@
+package bufpool
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Defaults used for the zero fields of a Config.
+const (
+	// DefaultMinSize is the smallest size class, in bytes.
+	DefaultMinSize = 512
+	// DefaultMaxSize is the largest size class, in bytes. Larger requests
+	// are served by exact allocations that the pool never retains.
+	DefaultMaxSize = 4 << 20
+	// DefaultClassesPerDoubling bounds the capacity wasted by rounding a
+	// request up to its class to under a quarter of the request.
+	DefaultClassesPerDoubling = 4
+	// DefaultMaxIdleBytes is the default bound on the bytes a pool keeps
+	// idle across all of its classes.
+	DefaultMaxIdleBytes = 64 << 20
+)
+
+// maxClassSize keeps class arithmetic far from integer overflow.
+const maxClassSize = 1 << 40
+
+// ErrInvalidConfig is returned, wrapped with the name of the offending
+// field and its value, by New when a Config is not usable.
+var ErrInvalidConfig = errors.New("bufpool: invalid config")
+
+// Config configures a Pool. The zero Config is valid and gives the defaults
+// documented on each field. Fields are read once, by New.
+type Config struct {
+	// MinSize is the size of the smallest class in bytes. Requests for
+	// fewer bytes are served from it. Default DefaultMinSize (512 B).
+	MinSize int
+
+	// MaxSize is the size of the largest class in bytes. Get(n) with n >
+	// MaxSize allocates exactly n bytes and such a buffer is dropped, never
+	// retained, when released. Default DefaultMaxSize (4 MiB).
+	MaxSize int
+
+	// ClassesPerDoubling is the number of size classes between a size and
+	// its double: 1, 2 or 4. With k classes per doubling a request of n >
+	// MinSize bytes receives a buffer of capacity below n + n/k.
+	// Default DefaultClassesPerDoubling (4).
+	ClassesPerDoubling int
+
+	// MaxIdleBytes bounds the total capacity of the buffers the pool keeps
+	// idle across all classes. A buffer released while the bound is
+	// reached is dropped (and counted). Idle buffers are also reclaimed by
+	// the garbage collector after about two GC cycles without use, as with
+	// sync.Pool. Default DefaultMaxIdleBytes (64 MiB).
+	MaxIdleBytes int64
+
+	// MaxInUseBytes is a budget for the bytes checked out of the pool at
+	// once. Acquire waits for it; Get and the growth of buffers obtained
+	// with Get count against it but never wait. Zero means no budget.
+	MaxInUseBytes int64
+
+	// Poison fills every released buffer with PoisonByte, so that a use
+	// after release reads recognisable garbage, and checks on the next Get
+	// that the pattern is intact, panicking if a released buffer was
+	// written. It costs a pass over the buffer on each Release and Get;
+	// meant for tests and debugging.
+	Poison bool
+
+	// ZeroOnRelease wipes the whole capacity of every released buffer, so
+	// that no byte of a body carrying secrets survives in idle memory.
+	ZeroOnRelease bool
+
+	// Track records, for every buffer checked out, the stack of the call
+	// that took it, so that Outstanding and CheckLeaks can report buffers
+	// never released. Tracking also gives every Get a fresh *Buffer handle,
+	// so that any second Release of a handle panics even when the memory
+	// was handed out again in between. It costs a stack capture and an
+	// allocation per Get; meant for tests and debugging.
+	Track bool
+}
+
+// PoisonByte is the value a pool in Poison mode writes over released buffers.
+const PoisonByte = 0xDB
+
+func (c Config) withDefaults() (Config, error) {
+	if c.MinSize == 0 {
+		c.MinSize = DefaultMinSize
+	}
+	if c.MaxSize == 0 {
+		c.MaxSize = max(DefaultMaxSize, c.MinSize)
+	}
+	if c.ClassesPerDoubling == 0 {
+		c.ClassesPerDoubling = DefaultClassesPerDoubling
+	}
+	if c.MaxIdleBytes == 0 {
+		c.MaxIdleBytes = DefaultMaxIdleBytes
+	}
+	switch {
+	case c.MinSize < 0:
+		return c, fmt.Errorf("%w: MinSize %d is negative", ErrInvalidConfig, c.MinSize)
+	case c.MaxSize < 0:
+		return c, fmt.Errorf("%w: MaxSize %d is negative", ErrInvalidConfig, c.MaxSize)
+	case c.MaxSize > maxClassSize:
+		return c, fmt.Errorf("%w: MaxSize %d is larger than %d", ErrInvalidConfig, c.MaxSize, maxClassSize)
+	case c.MinSize > c.MaxSize:
+		return c, fmt.Errorf("%w: MinSize %d is larger than MaxSize %d", ErrInvalidConfig, c.MinSize, c.MaxSize)
+	case c.ClassesPerDoubling != 1 && c.ClassesPerDoubling != 2 && c.ClassesPerDoubling != 4:
+		return c, fmt.Errorf("%w: ClassesPerDoubling %d is not 1, 2 or 4", ErrInvalidConfig, c.ClassesPerDoubling)
+	case c.MaxIdleBytes < 0:
+		return c, fmt.Errorf("%w: MaxIdleBytes %d is negative", ErrInvalidConfig, c.MaxIdleBytes)
+	case c.MaxInUseBytes < 0:
+		return c, fmt.Errorf("%w: MaxInUseBytes %d is negative", ErrInvalidConfig, c.MaxInUseBytes)
+	}
+	return c, nil
+}

@@ -1,0 +1,47 @@
+// Package bufpool provides size-classed, bounded pools of byte buffers for
+// servers that handle bodies of kilobytes to megabytes.
+//
+// A single sync.Pool of bytes.Buffer, the usual way to reuse body memory,
+// lets one giant body pin a giant buffer for the next tiny one, keeps as
+// much memory as the worst burst asked for, and turns a second Put of the
+// same buffer into two requests sharing memory. A Pool avoids all three:
+//
+//   - Size classes. Buffers come in geometric classes from MinSize (512 B)
+//     to MaxSize (4 MiB), with 1, 2 or 4 classes per doubling, so rounding
+//     a request of n bytes up to its class wastes fewer than n/k bytes for
+//     k classes per doubling. A class never hands out a buffer smaller than
+//     its size; buffers beyond MaxSize are allocated exactly and never kept.
+//   - Bounds. MaxIdleBytes bounds the memory kept idle, and idle memory
+//     decays after about two garbage collections without use, as in
+//     sync.Pool. MaxInUseBytes optionally bounds the bytes checked out at
+//     once: Acquire waits, first come first served, until the budget has
+//     room, or fails with ErrBudgetExceeded.
+//   - Growth through the pool. When a Buffer must grow (Write, ReadFrom,
+//     ReadFromLimit, Grow), its contents move into a buffer of a larger
+//     class of the same pool and the old memory returns to the pool.
+//     ReadFromLimit reads at most limit+1 bytes and reports ErrTooLarge.
+//   - Safety. A second Release panics instead of sharing memory (always in
+//     Track mode, which gives every Get a fresh handle and records where
+//     each buffer was taken, for CheckLeaks). Poison fills released
+//     buffers with PoisonByte and panics when one was written after
+//     release; ZeroOnRelease wipes them for bodies that carry secrets.
+//     Detach hands a buffer's bytes to the caller for good.
+//   - Exact statistics. Stats reports gets, hits, misses, releases, drops
+//     by reason, and in-use and idle buffers and bytes, per class and in
+//     total, from counters sharded so that no cache line is written by
+//     every Get.
+//
+// Typical use:
+//
+//	buf := bufpool.Get(64 << 10) // from the default pool
+//	defer buf.Release()
+//	if _, err := buf.ReadFromLimit(r.Body, 8<<20); err != nil { ... }
+//	process(buf.B)
+//
+// The rule for every Buffer: it belongs to its caller until Release or
+// Detach, and neither it nor any slice of its bytes may be used after
+// Release. Buffers are not safe for concurrent use; Pools are.
+//
+// ObjectPool is a small typed pool for other per-request objects, with the
+// same exact hit and miss counts and a bound on what it keeps idle.
+package bufpool

@@ -1,0 +1,143 @@
+package bufpool
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"sync/atomic"
+)
+
+// Counter kinds kept per class and shard. Gets, in-use and idle figures are
+// derived from these when Stats is called, so that the hot path performs
+// the fewest atomic writes possible.
+const (
+	cHits       = iota // checkouts served from the pool (origin class)
+	cMisses            // checkouts that allocated (origin class)
+	cReleases          // buffers returned and retained (origin class)
+	cMovedOut          // retained buffers filed in another class (origin class)
+	cMovedIn           // retained buffers filed here from another class (filing class)
+	cPrefilled         // buffers allocated idle by Prefill (filing class)
+	cEvicted           // idle buffers reclaimed by the garbage collector (filing class)
+	cExtraInUse        // capacity checked out beyond the class size (origin class)
+	cExtraIdle         // idle capacity beyond the class size (filing class)
+	cDropOversize
+	cDropUndersize
+	cDropIdleFull
+	cDropDetached
+	nCounters
+)
+
+// ledger holds a pool's counters and its idle-byte tokens. It never refers
+// to a buffer, so that it can be reached from the cleanups that account for
+// buffers the garbage collector reclaims.
+//
+// Counters are sharded: every buffer has a home shard, chosen at random when
+// its memory is allocated, and every counter a buffer moves is in its home
+// shard. Goroutines working with different buffers thus write different
+// cache lines, and no single line is written by every Get.
+//
+// The idle bound is kept with tokens: the shards together hold
+// MaxIdleBytes minus the idle capacity. Retaining a buffer takes tokens from
+// its home shard (stealing from the others when it runs short, which is
+// rare), and taking an idle buffer out gives them back.
+type ledger struct {
+	sizes  []int // class sizes; the oversize pseudo-class has size 0
+	shards []*shard
+	mask   uint32
+}
+
+type shard struct {
+	_      [64]byte
+	tokens atomic.Int64
+	_      [56]byte
+	c      []atomic.Int64
+}
+
+func newLedger(sizes []int, maxIdle int64) *ledger {
+	n := 8
+	for n < 4*runtime.GOMAXPROCS(0) && n < 64 {
+		n *= 2
+	}
+	l := &ledger{sizes: append(sizes[:len(sizes):len(sizes)], 0), mask: uint32(n - 1)}
+	per := maxIdle / int64(n)
+	for i := range n {
+		// Padding on both sides keeps shards off each other's cache lines.
+		counters := make([]atomic.Int64, len(l.sizes)*nCounters+16)
+		s := &shard{c: counters[8 : len(counters)-8]}
+		s.tokens.Store(per)
+		if i == 0 {
+			s.tokens.Add(maxIdle - per*int64(n))
+		}
+		l.shards = append(l.shards, s)
+	}
+	return l
+}
+
+func (l *ledger) home() uint32 { return rand.Uint32() & l.mask }
+
+func (l *ledger) add(home uint32, class, kind int, delta int64) {
+	l.shards[home].c[class*nCounters+kind].Add(delta)
+}
+
+// take takes n idle tokens for a buffer of the given home shard, reporting
+// whether the idle bound leaves room for it.
+func (l *ledger) take(home uint32, n int64) bool {
+	t := &l.shards[home].tokens
+	if t.Add(-n) >= 0 {
+		return true
+	}
+	t.Add(n)
+	return l.steal(home, n)
+}
+
+// steal gathers tokens from the other shards into home and takes n of them.
+// Tokens in transit may make a concurrent take fail spuriously, which only
+// drops a buffer; the bound itself always holds.
+func (l *ledger) steal(home uint32, n int64) bool {
+	var got int64
+	for i := 1; i < len(l.shards) && got < n; i++ {
+		got += l.shards[(home+uint32(i))&l.mask].tokens.Swap(0)
+	}
+	t := &l.shards[home].tokens
+	got += t.Swap(0)
+	if got >= n {
+		t.Add(got - n)
+		return true
+	}
+	t.Add(got)
+	return false
+}
+
+func (l *ledger) give(home uint32, n int64) { l.shards[home].tokens.Add(n) }
+
+func (l *ledger) tokens() int64 {
+	var sum int64
+	for _, s := range l.shards {
+		sum += s.tokens.Load()
+	}
+	return sum
+}
+
+// counters sums one class's counters over all shards.
+func (l *ledger) counters(class int) (sum [nCounters]int64) {
+	for _, s := range l.shards {
+		for k := range sum {
+			sum[k] += s.c[class*nCounters+k].Load()
+		}
+	}
+	return sum
+}
+
+// reclaimed is the cleanup run when the memory of a buffer is no longer
+// reachable. Only idle buffers need accounting: the garbage collector took
+// them from a sync.Pool. Buffers in use or dropped were accounted already.
+func reclaimed(s *slab) {
+	if s.state != slabIdle {
+		return
+	}
+	l := s.led
+	l.add(s.home, int(s.class), cEvicted, 1)
+	if extra := s.capacity - l.sizes[s.class]; extra != 0 {
+		l.add(s.home, int(s.class), cExtraIdle, -int64(extra))
+	}
+	l.give(s.home, int64(s.capacity))
+}

@@ -1,0 +1,64 @@
+package bufpool
+
+import (
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// newPool is New for tests: it fails the test on error and, in Track mode,
+// fails it at the end when a buffer was never released.
+func newPool(t testing.TB, cfg Config) *Pool {
+	t.Helper()
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", cfg, err)
+	}
+	t.Cleanup(func() {
+		if err := p.CheckLeaks(); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
+// checkInvariants verifies, at rest, that the counters account for every
+// buffer handed out, per class and in total.
+func checkInvariants(t testing.TB, p *Pool) Stats {
+	t.Helper()
+	st := p.Stats()
+	for _, c := range append(st.Classes, st.Oversize, st.Total) {
+		if c.Gets != c.Hits+c.Misses {
+			t.Errorf("class %d: gets %d != hits %d + misses %d", c.Size, c.Gets, c.Hits, c.Misses)
+		}
+		if int64(c.Gets) != int64(c.Releases)+int64(c.Drops.Total())+c.InUse {
+			t.Errorf("class %d: gets %d != releases %d + drops %d + in use %d", c.Size, c.Gets, c.Releases, c.Drops.Total(), c.InUse)
+		}
+		if c.InUse < 0 || c.Idle < 0 || c.InUseBytes < 0 || c.IdleBytes < 0 {
+			t.Errorf("class %d: negative figures %+v", c.Size, c)
+		}
+	}
+	if st.Total.IdleBytes > st.MaxIdleBytes {
+		t.Errorf("idle bytes %d exceed MaxIdleBytes %d", st.Total.IdleBytes, st.MaxIdleBytes)
+	}
+	// Cleanups for buffers the garbage collector reclaimed run at any time;
+	// retry until a snapshot is not torn by one.
+	for try := 0; ; try++ {
+		t1 := p.led.tokens()
+		s := p.Stats()
+		if t1 == p.led.tokens() && t1+s.Total.IdleBytes == s.MaxIdleBytes {
+			break
+		}
+		if try == 100 {
+			t.Errorf("idle tokens + idle bytes = %d, want MaxIdleBytes %d", t1+s.Total.IdleBytes, s.MaxIdleBytes)
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return st
+}

@@ -1,0 +1,536 @@
+package bufpool
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestNewConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr string // substring naming the field; empty for success
+	}{
+		{"zero", Config{}, ""},
+		{"custom", Config{MinSize: 1024, MaxSize: 1 << 20, ClassesPerDoubling: 2, MaxIdleBytes: 1 << 20}, ""},
+		{"one class", Config{MinSize: 4096, MaxSize: 4096}, ""},
+		{"min above max", Config{MinSize: 8192, MaxSize: 4096}, "MinSize 8192 is larger than MaxSize 4096"},
+		{"negative min", Config{MinSize: -1}, "MinSize -1"},
+		{"negative max", Config{MaxSize: -5}, "MaxSize -5"},
+		{"huge max", Config{MaxSize: 1 << 41}, "MaxSize"},
+		{"three per doubling", Config{ClassesPerDoubling: 3}, "ClassesPerDoubling 3"},
+		{"negative per doubling", Config{ClassesPerDoubling: -1}, "ClassesPerDoubling -1"},
+		{"negative idle", Config{MaxIdleBytes: -1}, "MaxIdleBytes -1"},
+		{"negative budget", Config{MaxInUseBytes: -1}, "MaxInUseBytes -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(tt.cfg)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				cfg := p.Config()
+				if cfg.MinSize == 0 || cfg.MaxSize == 0 || cfg.ClassesPerDoubling == 0 || cfg.MaxIdleBytes == 0 {
+					t.Errorf("defaults not filled in: %+v", cfg)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("New: error %v does not wrap ErrInvalidConfig", err)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("New: error %q does not mention %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	cfg := Default().Config()
+	want := Config{MinSize: 512, MaxSize: 4 << 20, ClassesPerDoubling: 4, MaxIdleBytes: 64 << 20}
+	if cfg != want {
+		t.Errorf("Default().Config() = %+v, want %+v", cfg, want)
+	}
+}
+
+func TestClassSizes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		k         int
+		wantCount int
+	}{
+		{1, 14}, // 512 B .. 4 MiB: 13 doublings
+		{2, 27},
+		{4, 53},
+	}
+	for _, tt := range tests {
+		t.Run("k="+string(rune('0'+tt.k)), func(t *testing.T) {
+			p := newPool(t, Config{ClassesPerDoubling: tt.k})
+			sizes := p.ClassSizes()
+			if len(sizes) != tt.wantCount {
+				t.Errorf("%d classes, want %d: %v", len(sizes), tt.wantCount, sizes)
+			}
+			if sizes[0] != 512 || sizes[len(sizes)-1] != 4<<20 {
+				t.Errorf("classes span %d..%d, want 512..4 MiB", sizes[0], sizes[len(sizes)-1])
+			}
+			for i := 1; i < len(sizes); i++ {
+				// Consecutive classes differ by at most (k+1)/k.
+				if sizes[i] <= sizes[i-1] || sizes[i]*tt.k > sizes[i-1]*(tt.k+1) {
+					t.Errorf("classes %d and %d are not within a factor (k+1)/k", sizes[i-1], sizes[i])
+				}
+			}
+		})
+	}
+}
+
+func TestGetCapacity(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{})
+	tests := []struct {
+		n       int
+		wantCap int
+	}{
+		{-1, 512}, {0, 512}, {1, 512}, {512, 512}, {513, 640}, {1000, 1024},
+		{4096, 4096}, {4097, 5120}, {64 << 10, 64 << 10}, {100_000, 114688},
+		{4 << 20, 4 << 20}, {4<<20 + 1, 4<<20 + 1}, {10 << 20, 10 << 20},
+	}
+	for _, tt := range tests {
+		b := p.Get(tt.n)
+		if cap(b.B) != tt.wantCap || b.Len() != 0 {
+			t.Errorf("Get(%d): cap %d len %d, want cap %d len 0", tt.n, cap(b.B), b.Len(), tt.wantCap)
+		}
+		if got := p.ClassSize(tt.n); got != tt.wantCap {
+			t.Errorf("ClassSize(%d) = %d, want %d", tt.n, got, tt.wantCap)
+		}
+		b.Release()
+	}
+	checkInvariants(t, p)
+}
+
+// TestWasteBound measures the capacity wasted by rounding up to a class,
+// over every request size in a range, for each choice of classes per
+// doubling; the bound documented on Config.ClassesPerDoubling must hold.
+func TestWasteBound(t *testing.T) {
+	t.Parallel()
+	for _, k := range []int{1, 2, 4} {
+		p := newPool(t, Config{ClassesPerDoubling: k})
+		var worst float64
+		var total, wasted float64
+		for n := 513; n <= 1<<20; n += 97 {
+			c := p.ClassSize(n)
+			w := float64(c-n) / float64(n)
+			worst = max(worst, w)
+			total += float64(n)
+			wasted += float64(c - n)
+		}
+		if bound := 1 / float64(k); worst >= bound {
+			t.Errorf("k=%d: worst waste %.3f of the request, bound %.3f", k, worst, bound)
+		}
+		t.Logf("k=%d: worst waste %.1f%%, mean %.1f%% of requested bytes", k, 100*worst, 100*wasted/total)
+	}
+}
+
+func TestReleaseFiling(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		mutate     func(b *Buffer)
+		wantFiled  int // class size the memory is filed under; 0 when dropped
+		wantReason func(Drops) uint64
+	}{
+		{"untouched", func(b *Buffer) {}, 4096, nil},
+		{"appended past capacity", func(b *Buffer) {
+			b.B = append(b.B[:cap(b.B)], make([]byte, 3000)...)
+		}, 0 /* checked below */, nil},
+		{"replaced by a small slice", func(b *Buffer) { b.B = make([]byte, 10) }, 0, func(d Drops) uint64 { return d.Undersize }},
+		{"replaced by nil", func(b *Buffer) { b.B = nil }, 0, func(d Drops) uint64 { return d.Undersize }},
+		{"grown beyond MaxSize", func(b *Buffer) { b.B = make([]byte, 0, 5<<20) }, 0, func(d Drops) uint64 { return d.Oversize }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := newPool(t, Config{})
+			b := p.Get(4096)
+			tt.mutate(b)
+			c := cap(b.B)
+			b.Release()
+			st := checkInvariants(t, p)
+			if tt.wantReason != nil {
+				if got := tt.wantReason(st.Total.Drops); got != 1 {
+					t.Errorf("drops %+v, want one for the reason", st.Total.Drops)
+				}
+				if st.Total.Idle != 0 {
+					t.Errorf("%d idle buffers, want none", st.Total.Idle)
+				}
+				return
+			}
+			want := tt.wantFiled
+			if want == 0 {
+				want = p.cls.sizes[p.cls.filing(c)]
+			}
+			for _, cs := range st.Classes {
+				if cs.Idle != 0 && cs.Size != want {
+					t.Errorf("buffer of cap %d filed under %d, want %d", c, cs.Size, want)
+				}
+				if cs.Size > c && cs.Idle != 0 {
+					t.Errorf("class %d holds a buffer of cap %d", cs.Size, c)
+				}
+			}
+			if st.Total.Idle != 1 || st.Total.IdleBytes != int64(c) {
+				t.Errorf("idle %d (%d bytes), want 1 (%d bytes)", st.Total.Idle, st.Total.IdleBytes, c)
+			}
+			// The filed buffer serves its class (unless the race detector
+			// made sync.Pool drop it).
+			nb := p.Get(want)
+			if cap(nb.B) != c && !raceEnabled {
+				t.Errorf("Get(%d) after filing: cap %d, want the filed %d", want, cap(nb.B), c)
+			}
+			nb.Release()
+			checkInvariants(t, p)
+		})
+	}
+}
+
+func TestOversizeNeverRetained(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{MaxSize: 1 << 20})
+	for range 10 {
+		b := p.Get(3 << 20)
+		if cap(b.B) != 3<<20 {
+			t.Fatalf("oversize Get: cap %d, want exactly %d", cap(b.B), 3<<20)
+		}
+		b.Release()
+	}
+	st := checkInvariants(t, p)
+	if st.Oversize.Gets != 10 || st.Oversize.Misses != 10 || st.Oversize.Drops.Oversize != 10 {
+		t.Errorf("oversize stats %+v, want 10 gets, misses and oversize drops", st.Oversize)
+	}
+	if st.Total.IdleBytes != 0 {
+		t.Errorf("%d bytes idle after oversize buffers, want 0", st.Total.IdleBytes)
+	}
+	// Small classes never receive the giant buffers.
+	small := p.Get(1000)
+	if cap(small.B) != 1024 {
+		t.Errorf("Get(1000) cap %d, want 1024", cap(small.B))
+	}
+	small.Release()
+}
+
+func TestMaxIdleBytes(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{MaxIdleBytes: 100 << 10})
+	var bufs []*Buffer
+	for range 10 {
+		bufs = append(bufs, p.Get(32<<10))
+	}
+	for _, b := range bufs {
+		b.Release()
+	}
+	st := checkInvariants(t, p)
+	if st.Total.IdleBytes != 96<<10 || st.Total.Idle != 3 {
+		t.Errorf("idle %d buffers, %d bytes; want 3 buffers, 96 KiB under a 100 KiB bound", st.Total.Idle, st.Total.IdleBytes)
+	}
+	if st.Total.Drops.IdleFull != 7 {
+		t.Errorf("idle_full drops %d, want 7", st.Total.Drops.IdleFull)
+	}
+}
+
+// TestDecayAfterSpike checks that idle memory returns to the runtime when
+// load stops: after a spike of large buffers, a few garbage collections
+// reclaim them and the statistics say so.
+func TestDecayAfterSpike(t *testing.T) {
+	p := newPool(t, Config{})
+	var bufs []*Buffer
+	for range 12 {
+		bufs = append(bufs, p.Get(4<<20))
+	}
+	for _, b := range bufs {
+		b.Release()
+	}
+	bufs = nil
+	if st := p.Stats(); st.Total.IdleBytes != 48<<20 {
+		t.Fatalf("idle bytes after the spike %d, want 48 MiB", st.Total.IdleBytes)
+	}
+	var cycles int
+	for cycles = 1; cycles <= 20; cycles++ {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond) // let cleanups run
+		if p.Stats().Total.IdleBytes == 0 {
+			break
+		}
+	}
+	st := checkInvariants(t, p)
+	if st.Total.IdleBytes != 0 {
+		t.Fatalf("idle bytes %d after %d GC cycles, want 0", st.Total.IdleBytes, cycles-1)
+	}
+	if st.Total.Evicted != 12 {
+		t.Errorf("evicted %d, want 12", st.Total.Evicted)
+	}
+	t.Logf("idle memory reclaimed after %d GC cycles", cycles)
+}
+
+func TestDoubleReleasePanics(t *testing.T) {
+	t.Parallel()
+	for _, track := range []bool{false, true} {
+		p := newPool(t, Config{Track: track})
+		b := p.Get(100)
+		b.Release()
+		mustPanic(t, "already released", b.Release)
+		mustPanic(t, "already released", func() { b.Detach() })
+	}
+}
+
+// TestStaleHandleTracked is the go-resty bug: a buffer released, handed
+// out again, then released a second time by its first owner. With Track,
+// every Get returns a fresh handle, so the stale Release panics and the
+// second owner keeps its memory.
+func TestStaleHandleTracked(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{Track: true})
+	first := p.Get(100)
+	first.Release()
+	second := p.Get(100)
+	mustPanic(t, "already released", first.Release)
+	second.WriteString("mine")
+	third := p.Get(100)
+	if bytes.Equal(third.B[:cap(third.B)][:4], []byte("mine")) && &third.B[:1][0] == &second.B[0] {
+		t.Fatal("a stale Release let two users share one buffer")
+	}
+	third.Release()
+	second.Release()
+}
+
+func TestForeignBufferPanics(t *testing.T) {
+	t.Parallel()
+	var b Buffer
+	b.WriteString("not pooled")
+	if b.String() != "not pooled" {
+		t.Errorf("zero Buffer holds %q", b.String())
+	}
+	mustPanic(t, "no Pool handed out", b.Release)
+	p := newPool(t, Config{Track: true})
+	real := p.Get(10)
+	forged := &Buffer{pool: p, s: real.s}
+	mustPanic(t, "did not hand out", forged.Release)
+	real.Release()
+}
+
+func mustPanic(t *testing.T, want string, f func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		r := recover()
+		if r == nil {
+			t.Fatalf("no panic, want one mentioning %q", want)
+		}
+		if msg, _ := r.(string); !strings.Contains(msg, want) || !strings.HasPrefix(msg, "bufpool: ") {
+			t.Fatalf("panic %v, want a bufpool panic mentioning %q", r, want)
+		}
+	}()
+	f()
+}
+
+func TestPoisonAndZero(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  Config
+		want byte
+	}{
+		{"poison", Config{Poison: true}, PoisonByte},
+		{"zero", Config{ZeroOnRelease: true}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := newPool(t, tt.cfg)
+			b := p.Get(1000)
+			b.WriteString("secret password")
+			kept := b.B // the bug: a slice kept past Release
+			b.Release()
+			for i, v := range kept[:cap(kept)] {
+				if v != tt.want {
+					t.Fatalf("byte %d of a released buffer is %#x, want %#x", i, v, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestPoisonCatchesWriteAfterRelease(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{Poison: true})
+	b := p.Get(1000)
+	kept := b.B[:10]
+	b.Release()
+	kept[3] = 'x' // the bug: a write after Release
+	// sync.Pool may drop the buffer under the race detector; try until the
+	// corrupted memory comes back.
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "written after Release") {
+			t.Fatalf("recovered %v, want the write-after-release panic", r)
+		}
+	}()
+	for range 100 {
+		nb := p.Get(1000)
+		if &nb.B[:1][0] == &kept[0] {
+			t.Fatal("Get returned a corrupted buffer without panicking")
+		}
+		defer nb.Release()
+	}
+	t.Skip("the corrupted buffer never came back (dropped by sync.Pool under -race)")
+}
+
+func TestDetach(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{Poison: true})
+	b := p.Get(100)
+	b.WriteString("keep me")
+	kept := b.Detach()
+	if string(kept) != "keep me" {
+		t.Fatalf("Detach returned %q", kept)
+	}
+	for range 10 {
+		nb := p.Get(100)
+		nb.WriteString("other request")
+		nb.Release()
+	}
+	if string(kept) != "keep me" {
+		t.Fatalf("detached bytes changed to %q", kept)
+	}
+	st := checkInvariants(t, p)
+	if st.Total.Drops.Detached != 1 {
+		t.Errorf("detached drops %d, want 1", st.Total.Drops.Detached)
+	}
+}
+
+func TestGrowThroughPool(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{Poison: true})
+	b := p.Get(600)
+	data := bytes.Repeat([]byte("0123456789"), 10_000) // 100 kB
+	for i := 0; i < len(data); i += 333 {
+		if _, err := b.Write(data[i:min(i+333, len(data))]); err != nil {
+			t.Fatal(err)
+		}
+		if c := cap(b.B); c != p.ClassSize(c) {
+			t.Fatalf("capacity %d is not a class size: growth bypassed the pool", c)
+		}
+	}
+	if !bytes.Equal(b.B, data) {
+		t.Fatal("contents changed while growing")
+	}
+	st := checkInvariants(t, p)
+	if st.Total.InUse != 1 || st.Total.Releases == 0 {
+		t.Errorf("in use %d, releases %d: growth must return the old buffers", st.Total.InUse, st.Total.Releases)
+	}
+	if st.Total.InUseBytes != int64(cap(b.B)) {
+		t.Errorf("in-use bytes %d, want the capacity %d", st.Total.InUseBytes, cap(b.B))
+	}
+	b.Release()
+	checkInvariants(t, p)
+}
+
+func TestSetAndGrow(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{})
+	b := p.Get(10)
+	b.SetString(strings.Repeat("a", 5000))
+	if b.Len() != 5000 || cap(b.B) != p.ClassSize(cap(b.B)) {
+		t.Errorf("SetString: len %d cap %d", b.Len(), cap(b.B))
+	}
+	b.Set([]byte("short"))
+	if b.String() != "short" {
+		t.Errorf("Set: %q", b.String())
+	}
+	if err := b.Grow(100_000); err != nil || cap(b.B)-b.Len() < 100_000 {
+		t.Errorf("Grow: err %v, free %d", err, cap(b.B)-b.Len())
+	}
+	if err := b.WriteByte('!'); err != nil || b.String() != "short!" {
+		t.Errorf("WriteByte: %v %q", err, b.String())
+	}
+	mustPanic(t, "negative", func() { _ = b.Grow(-1) })
+	b.Release()
+	checkInvariants(t, p)
+}
+
+func TestPrefill(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{MaxIdleBytes: 1 << 20})
+	// Under the race detector sync.Pool drops a share of Puts on purpose,
+	// and the garbage collector hands their bytes back to the bound.
+	if n := p.Prefill(64<<10, 20); n != 16 && !raceEnabled {
+		t.Errorf("Prefill added %d buffers of 64 KiB under a 1 MiB bound, want 16", n)
+	}
+	if n := p.Prefill(8<<20, 1); n != 0 {
+		t.Errorf("Prefill of an oversize class added %d", n)
+	}
+	st := checkInvariants(t, p)
+	if !raceEnabled && (st.Total.Prefilled != 16 || st.Total.Idle != 16) {
+		t.Errorf("prefilled %d, idle %d; want 16", st.Total.Prefilled, st.Total.Idle)
+	}
+	b := p.Get(60 << 10)
+	b.Release()
+	if st := p.Stats(); !raceEnabled && st.Total.Hits != 1 {
+		t.Errorf("first Get after Prefill: hits %d, want 1", st.Total.Hits)
+	}
+}
+
+// TestStatsExactConcurrent hammers a pool from many goroutines with every
+// operation and checks, at rest, that the counters balance exactly. Run it
+// with -race: accounting races are the classic bug of bucketed pools.
+func TestStatsExactConcurrent(t *testing.T) {
+	t.Parallel()
+	for _, cfg := range []Config{{}, {Track: true}, {MaxIdleBytes: 1 << 20}, {MaxInUseBytes: 64 << 20}} {
+		p := newPool(t, cfg)
+		const workers = 8
+		ops := 2000
+		if raceEnabled {
+			ops = 400
+		}
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := rand.New(rand.NewPCG(uint64(w), 1))
+				for range ops {
+					size := 1 << r.IntN(21)
+					b := p.Get(size)
+					switch r.IntN(10) {
+					case 0:
+						b.Detach()
+					case 1:
+						b.Write(make([]byte, cap(b.B)+1)) // grows through the pool
+						b.Release()
+					default:
+						b.Release()
+					}
+					if r.IntN(500) == 0 {
+						_ = p.Stats() // readers run concurrently with writers
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		st := checkInvariants(t, p)
+		if st.Total.InUse != 0 || st.Total.InUseBytes != 0 {
+			t.Errorf("%+v: %d buffers (%d bytes) in use at rest", cfg, st.Total.InUse, st.Total.InUseBytes)
+		}
+		if st.Total.Gets < uint64(workers*ops) {
+			t.Errorf("%+v: gets %d, want at least %d", cfg, st.Total.Gets, workers*ops)
+		}
+		if st.BudgetUsedBytes != 0 {
+			t.Errorf("%+v: budget used %d at rest", cfg, st.BudgetUsedBytes)
+		}
+	}
+}
