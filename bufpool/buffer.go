@@ -88,7 +88,12 @@ func (b *Buffer) settle(p *Pool) {
 	b.charged, b.floor, b.hint, b.budgeted = 0, 0, 0, false
 }
 
-// Reserve announces that b will grow to hold n bytes. Growth then stops at
+// SizeHint announces that b is not expected to hold more than n bytes:
+// growth stops at the class of n instead of doubling past it, unless more
+// than n bytes are written. It allocates nothing.
+func (b *Buffer) SizeHint(n int) { b.hint = n }
+
+// Reserve announces that b will grow to hold n bytes, as SizeHint does. Growth then stops at
 // the class of n instead of doubling past it, and, with a budget, Reserve
 // waits (as Acquire does) until the budget holds everything growing to n
 // bytes may need at once, including the copy made while growing, so that

@@ -1,0 +1,174 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/bodypool/bodypool/bufpool"
+	echomw "github.com/labstack/echo/v4/middleware"
+)
+
+// Defaults used for the zero fields of a Config.
+const (
+	// DefaultMaxRequestBody is the default limit on a request body.
+	DefaultMaxRequestBody = 8 << 20
+	// DefaultMaxBufferedResponse is the default size up to which a response
+	// is buffered before it streams.
+	DefaultMaxBufferedResponse = 1 << 20
+	// DefaultInitialRequestBuffer is the default size of the first buffer
+	// a request body is read into when it declares a larger length or none.
+	DefaultInitialRequestBuffer = 64 << 10
+	// DefaultBudgetWait is how long a request waits by default for room in
+	// the pool's in-use budget before it is refused with 503.
+	DefaultBudgetWait = 100 * time.Millisecond
+)
+
+// ErrInvalidConfig is returned, wrapped with the offending field and value,
+// when a Config is not usable.
+var ErrInvalidConfig = errors.New("middleware: invalid config")
+
+// Config configures the middleware. The zero Config is valid and gives the
+// defaults documented on each field. It is read once, when the middleware
+// is built.
+type Config struct {
+	// Pool supplies the memory of request and response bodies. Default:
+	// Pooled(bufpool.Default()).
+	Pool BufferPool
+
+	// MaxRequestBody is the largest request body accepted, in bytes, after
+	// decompression. Larger bodies get 413 Request Entity Too Large: at once
+	// when Content-Length declares it (the body is not read), otherwise
+	// after reading at most MaxRequestBody+1 bytes. Default
+	// DefaultMaxRequestBody (8 MiB).
+	MaxRequestBody int64
+
+	// MaxBufferedResponse is the size up to which a response body is
+	// buffered, so that it goes out with a Content-Length in one write.
+	// Past it, what is buffered is written and the rest streams. Negative
+	// disables response buffering. Default DefaultMaxBufferedResponse
+	// (1 MiB).
+	MaxBufferedResponse int
+
+	// InitialRequestBuffer is the capacity a request body is first read
+	// into when it declares more or declares nothing; the buffer then grows
+	// through the pool as bytes arrive, so the memory a request holds
+	// follows what it has sent, never what it declared. Default
+	// DefaultInitialRequestBuffer (64 KiB).
+	InitialRequestBuffer int
+
+	// BudgetWait is how long a request waits for room in the pool's in-use
+	// budget, if it has one, before it is refused with 503 Service
+	// Unavailable and a Retry-After header. Negative means no wait.
+	// Default DefaultBudgetWait (100 ms).
+	BudgetWait time.Duration
+
+	// Decompress makes the middleware decompress request bodies sent with
+	// Content-Encoding gzip into the pooled buffer. MaxRequestBody then
+	// applies to the decompressed size.
+	Decompress bool
+
+	// Observer, if set, is told the size of every body and every refusal;
+	// metrics.HTTP implements it for Prometheus.
+	Observer Observer
+
+	// Skipper selects the requests the Echo middleware leaves alone.
+	// Default echomw.DefaultSkipper. The net/http middleware ignores it.
+	Skipper echomw.Skipper
+}
+
+// DefaultConfig is the Config the Echo constructor without arguments uses.
+var DefaultConfig = Config{Skipper: echomw.DefaultSkipper}
+
+// Observer receives what the middleware sees. Its methods are called on
+// the request path and must be cheap and safe for concurrent use.
+type Observer interface {
+	// RequestBody is called with the size of every request body read.
+	RequestBody(n int)
+	// ResponseBody is called with the size of every response body, and
+	// whether it streamed (true) or went out buffered (false).
+	ResponseBody(n int, streamed bool)
+	// Rejected is called for every refused request with the reason:
+	// "too_large", "truncated" or "budget".
+	Rejected(reason string)
+}
+
+// Reasons passed to Observer.Rejected.
+const (
+	ReasonTooLarge  = "too_large"
+	ReasonTruncated = "truncated"
+	ReasonBudget    = "budget"
+)
+
+// BufferPool is where the middleware takes body memory from. Pooled
+// adapts a *bufpool.Pool; other implementations exist to compare pools.
+type BufferPool interface {
+	// Acquire returns a buffer with room for n bytes, waiting for the
+	// pool's budget until ctx ends; see bufpool.Pool.Acquire.
+	Acquire(ctx context.Context, n int) (Buffer, error)
+}
+
+// Buffer is the memory of one body, as bufpool.Buffer provides it. Growth
+// of a buffer from Acquire reports an error wrapping
+// bufpool.ErrBudgetExceeded when the pool's budget has no room.
+type Buffer interface {
+	Bytes() []byte
+	Len() int
+	Write(p []byte) (int, error)
+	ReadFromLimit(r io.Reader, limit int64) (int64, error)
+	SizeHint(n int)
+	Reserve(ctx context.Context, n int) error
+	Release()
+	Detach() []byte
+}
+
+// Pooled adapts p to a BufferPool.
+func Pooled(p *bufpool.Pool) BufferPool { return pooled{p} }
+
+type pooled struct{ p *bufpool.Pool }
+
+func (p pooled) Acquire(ctx context.Context, n int) (Buffer, error) {
+	b, err := p.p.Acquire(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// config is a validated Config with defaults filled in.
+type config struct {
+	Config
+	retryAfter string // Retry-After value of 503 responses, in seconds
+}
+
+func (c Config) validate() (*config, error) {
+	if c.Pool == nil {
+		c.Pool = Pooled(bufpool.Default())
+	}
+	if c.MaxRequestBody == 0 {
+		c.MaxRequestBody = DefaultMaxRequestBody
+	}
+	if c.MaxBufferedResponse == 0 {
+		c.MaxBufferedResponse = DefaultMaxBufferedResponse
+	}
+	if c.InitialRequestBuffer == 0 {
+		c.InitialRequestBuffer = DefaultInitialRequestBuffer
+	}
+	if c.BudgetWait == 0 {
+		c.BudgetWait = DefaultBudgetWait
+	}
+	if c.Skipper == nil {
+		c.Skipper = echomw.DefaultSkipper
+	}
+	switch {
+	case c.MaxRequestBody < 0:
+		return nil, fmt.Errorf("%w: MaxRequestBody %d is negative", ErrInvalidConfig, c.MaxRequestBody)
+	case c.InitialRequestBuffer < 0:
+		return nil, fmt.Errorf("%w: InitialRequestBuffer %d is negative", ErrInvalidConfig, c.InitialRequestBuffer)
+	}
+	wait := max(c.BudgetWait, 0)
+	secs := int64((wait + time.Second - 1) / time.Second)
+	return &config{Config: c, retryAfter: fmt.Sprint(max(secs, 1))}, nil
+}

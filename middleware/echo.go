@@ -1,0 +1,47 @@
+package middleware
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Echo returns the middleware for Echo v4 with DefaultConfig.
+func Echo() echo.MiddlewareFunc { return EchoWithConfig(DefaultConfig) }
+
+// EchoBody is Body for the request of an Echo context.
+func EchoBody(c echo.Context) []byte { return Body(c.Request()) }
+
+// EchoDetachBody is DetachBody for the request of an Echo context.
+func EchoDetachBody(c echo.Context) []byte { return DetachBody(c.Request()) }
+
+// EchoWithConfig returns the middleware for Echo v4 configured by cfg; see
+// New for what it does. Following Echo's convention it panics when cfg is
+// not usable. Refusals are returned as *echo.HTTPError (413, 400, or 503
+// with Retry-After), so the application's error handler shapes them.
+func EchoWithConfig(cfg Config) echo.MiddlewareFunc {
+	c, err := cfg.validate()
+	if err != nil {
+		panic(err)
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) (err error) {
+			if c.Skipper(ec) {
+				return next(ec)
+			}
+			res := ec.Response()
+			orig := res.Writer
+			defer func() { res.Writer = orig }()
+			rej := c.serve(orig, ec.Request(), func(w http.ResponseWriter, r *http.Request) {
+				ec.SetRequest(r)
+				res.Writer = w
+				err = next(ec)
+			})
+			if rej != nil {
+				c.rejectHeaders(res.Header(), rej)
+				return echo.NewHTTPError(rej.status, rej.msg)
+			}
+			return err
+		}
+	}
+}

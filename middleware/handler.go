@@ -1,0 +1,65 @@
+package middleware
+
+import (
+	"net/http"
+)
+
+// New returns net/http middleware that reads request bodies into pooled
+// buffers under cfg's limits and buffers responses in pooled buffers up to
+// cfg.MaxBufferedResponse. It returns an error wrapping ErrInvalidConfig
+// when cfg is not usable.
+//
+// Handlers read the body from r.Body as usual (it can be read again, and
+// r.GetBody is set), or without a copy with Body(r). The bytes are valid
+// until the handler returns, unless detached with DetachBody.
+func New(cfg Config) (func(http.Handler) http.Handler, error) {
+	c, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if rej := c.serve(w, r, next.ServeHTTP); rej != nil {
+				c.reject(w, rej)
+			}
+		})
+	}, nil
+}
+
+// Handler wraps next with the middleware configured by the zero Config.
+func Handler(next http.Handler) http.Handler {
+	mw, _ := New(Config{})
+	return mw(next)
+}
+
+// serve runs next with a pooled request body and response buffer, and
+// settles both when next returns, or panics: then nothing buffered is
+// sent, the memory goes back to the pool, and the panic goes on to the
+// application's recovery. A refused request is returned, not answered,
+// and next does not run.
+func (c *config) serve(w http.ResponseWriter, r *http.Request, next func(http.ResponseWriter, *http.Request)) *rejection {
+	var rb *requestBody
+	if hasBody(r) {
+		var rej *rejection
+		if rb, rej = c.readBody(r); rej != nil {
+			return rej
+		}
+		r = rb.install(r)
+		if c.Observer != nil {
+			c.Observer.RequestBody(len(rb.b))
+		}
+	}
+	rw := c.newResponseWriter(w, r)
+	done := false
+	defer func() {
+		if !done {
+			rw.abort()
+			rb.release()
+		}
+	}()
+	next(rw, r)
+	rw.finish()
+	rb.release()
+	done = true
+	return nil
+}
