@@ -1,0 +1,24 @@
+// Package metrics exports the statistics of bufpool pools and of the
+// bodypool HTTP middleware as Prometheus metrics.
+//
+// Package bufpool counts everything a Pool does (gets, hits, misses,
+// releases, drops by reason, bytes in use and idle) but depends on nothing:
+// this package is the bridge, so that only programs that import it depend on
+// the Prometheus client. NewPoolCollector reads a pool's Stats once per
+// scrape and reports it as const metrics, so observing a pool costs its Get
+// and Release nothing; HTTP counts the bodies the middleware handles with
+// metrics resolved up front, so that recording a request allocates nothing.
+//
+// Typical use, one collector per pool, told apart by the pool label:
+//
+//	reg := prometheus.NewRegistry()
+//	reg.MustRegister(metrics.NewPoolCollector("uploads", pool.Stats))
+//	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//
+// and, for the middleware, an HTTP registered on the same registry:
+//
+//	obs := metrics.MustNewHTTP(reg) // passed to the middleware as its observer
+//
+// All metric names begin with bufpool_; the names and labels documented on
+// NewPoolCollector and HTTP are stable, for dashboards and alerts to rely on.
+package metrics

@@ -1,0 +1,92 @@
+package metrics_test
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bodypool/bodypool/bufpool"
+	"github.com/bodypool/bodypool/metrics"
+)
+
+// scrape serves one request to h, as Prometheus would, and prints the
+// sample lines that contain all of the given fragments.
+func scrape(h http.Handler, fragments ...string) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	lines := bufio.NewScanner(rec.Body)
+next:
+	for lines.Scan() {
+		line := lines.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		for _, f := range fragments {
+			if !strings.Contains(line, f) {
+				continue next
+			}
+		}
+		fmt.Println(line)
+	}
+}
+
+func ExampleNewPoolCollector() {
+	pool, err := bufpool.New(bufpool.Config{})
+	if err != nil {
+		panic(err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewPoolCollector("uploads", pool.Stats))
+	handler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{}) // serve it at /metrics
+
+	pool.Get(9000).Release()    // rounded up to the class of 10240 bytes
+	pool.Get(8 << 20).Release() // beyond MaxSize (4 MiB): never kept
+
+	for _, name := range []string{"bufpool_gets_total", "bufpool_misses_total", "bufpool_releases_total"} {
+		scrape(handler, name, `class="10240"`)
+	}
+	scrape(handler, "bufpool_drops_total", `class="+Inf"`, "oversize")
+	scrape(handler, "bufpool_oversize_gets_total")
+	// Output:
+	// bufpool_gets_total{class="10240",pool="uploads"} 1
+	// bufpool_misses_total{class="10240",pool="uploads"} 1
+	// bufpool_releases_total{class="10240",pool="uploads"} 1
+	// bufpool_drops_total{class="+Inf",pool="uploads",reason="oversize"} 1
+	// bufpool_oversize_gets_total{pool="uploads"} 1
+}
+
+func ExampleNewHTTP() {
+	reg := prometheus.NewRegistry()
+	obs, err := metrics.NewHTTP(reg) // the middleware's Observer
+	if err != nil {
+		panic(err)
+	}
+
+	// What the middleware reports for three requests.
+	obs.RequestBody(3000)
+	obs.ResponseBody(200, false)
+	obs.RequestBody(5 << 20)
+	obs.ResponseBody(64<<10, true)
+	obs.Rejected(metrics.ReasonTooLarge)
+
+	handler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	scrape(handler, "bufpool_http_request_body_bytes_sum")
+	scrape(handler, "bufpool_http_request_body_bytes_count")
+	scrape(handler, "bufpool_http_responses_total")
+	scrape(handler, "bufpool_http_rejections_total")
+	// Output:
+	// bufpool_http_request_body_bytes_sum 5.24588e+06
+	// bufpool_http_request_body_bytes_count 2
+	// bufpool_http_responses_total{mode="buffered"} 1
+	// bufpool_http_responses_total{mode="streamed"} 1
+	// bufpool_http_rejections_total{reason="budget"} 0
+	// bufpool_http_rejections_total{reason="other"} 0
+	// bufpool_http_rejections_total{reason="too_large"} 1
+	// bufpool_http_rejections_total{reason="truncated"} 0
+}
