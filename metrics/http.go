@@ -9,12 +9,14 @@ import (
 // Reasons for Rejected: the values of the reason label of
 // bufpool_http_rejections_total.
 const (
-	// ReasonTooLarge is for a body refused because it exceeds the limit.
+	// ReasonTooLarge is for a request refused because its body exceeds
+	// the limit.
 	ReasonTooLarge = "too_large"
-	// ReasonTruncated is for a body that ended before it was complete.
+	// ReasonTruncated is for a request whose body was truncated or
+	// malformed.
 	ReasonTruncated = "truncated"
-	// ReasonBudget is for a body refused because the pool's in-use budget
-	// had no room for it in time.
+	// ReasonBudget is for a request refused because the pool's in-use
+	// budget had no room for its body in time.
 	ReasonBudget = "budget"
 	// ReasonOther is where Rejected counts any reason it does not know, so
 	// that a misspelt reason is visible without creating a series of its own.
@@ -29,8 +31,9 @@ const (
 //   - counter bufpool_http_responses_total by mode: "buffered" for
 //     responses held whole before they were sent, "streamed" for responses
 //     passed on as they were written;
-//   - counter bufpool_http_rejections_total by reason: ReasonTooLarge,
-//     ReasonTruncated, ReasonBudget, or ReasonOther for any other.
+//   - counter bufpool_http_rejections_total of refused requests by reason:
+//     ReasonTooLarge, ReasonTruncated, ReasonBudget, or ReasonOther for any
+//     other.
 //
 // Every mode and reason is reported from the first scrape on, at zero.
 //
@@ -95,7 +98,7 @@ func newHTTP() *HTTP {
 		}, []string{"mode"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bufpool_http_rejections_total",
-			Help: "Bodies refused or cut short, by reason.",
+			Help: "Requests refused by the middleware, by reason.",
 		}, []string{"reason"}),
 	}
 	h.buffered = h.responses.WithLabelValues("buffered")
@@ -130,9 +133,9 @@ func (h *HTTP) ResponseBody(n int, streamed bool) {
 	}
 }
 
-// Rejected records a body refused or cut short for reason: ReasonTooLarge,
-// ReasonTruncated or ReasonBudget. Any other reason is counted as
-// ReasonOther.
+// Rejected records a request refused for reason: ReasonTooLarge,
+// ReasonTruncated or ReasonBudget, the reasons of the middleware package.
+// Any other reason is counted as ReasonOther.
 func (h *HTTP) Rejected(reason string) {
 	switch reason {
 	case ReasonTooLarge:
