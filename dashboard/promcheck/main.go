@@ -209,8 +209,9 @@ func dsUID(v any) string {
 	return ""
 }
 
-// poolMetrics are the metrics of the contract that carry a pool label.
-var poolMetricRe = regexp.MustCompile(`\b(bufpool_(?:gets|hits|misses|releases|drops|oversize_gets|budget_waits|budget_rejections)_total|bufpool_(?:in_use|idle)_bytes)\b(\{[^}]*\})?`)
+// bufpoolMetricRe finds bufpool_ metric names and their label matchers.
+// Every bufpool_ metric but the bufpool_http_ ones carries a pool label.
+var bufpoolMetricRe = regexp.MustCompile(`\b(bufpool_\w+)(\{[^}]*\})?`)
 
 // rangeRe finds range and subquery selectors; [[var]] is not one.
 var rangeRe = regexp.MustCompile(`\[([^\[\]]*)\]`)
@@ -249,8 +250,8 @@ func lint(d *dashboard) []string {
 		if strings.Contains(t.Expr, "rate(") && !strings.Contains(t.Expr, "$__rate_interval") {
 			probs = append(probs, fmt.Sprintf("%s: rate() without $__rate_interval", where))
 		}
-		for _, m := range poolMetricRe.FindAllStringSubmatch(t.Expr, -1) {
-			if !strings.Contains(m[2], `pool=~"$pool"`) {
+		for _, m := range bufpoolMetricRe.FindAllStringSubmatch(t.Expr, -1) {
+			if !strings.HasPrefix(m[1], "bufpool_http_") && !strings.Contains(m[2], `pool=~"$pool"`) {
 				probs = append(probs, fmt.Sprintf("%s: %s selected without pool=~\"$pool\"", where, m[1]))
 			}
 		}
@@ -622,7 +623,7 @@ func seriesName(m map[string]string) string {
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
-		if k == "job" || k == "instance" {
+		if k == "job" || k == "instance" || k == "__name__" {
 			continue
 		}
 		keys = append(keys, k)

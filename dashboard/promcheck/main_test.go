@@ -354,3 +354,64 @@ func TestLegend(t *testing.T) {
 		t.Errorf("auto legend = %q", got)
 	}
 }
+
+// TestRenderSVG draws the shipped dashboard from a stand-in query_range
+// answer and checks that every panel is in the picture.
+func TestRenderSVG(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/query_range" {
+			t.Errorf("path %s", r.URL.Path)
+		}
+		w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[
+		  {"metric":{"pool":"sized","class":"16384"},"values":[[1700000000,"0.5"],[1700000001,"NaN"],[1700000002,"1"]]},
+		  {"metric":{"pool":"sized","class":"512"},"values":[[1700000000,"NaN"]]}]}}`))
+	}))
+	defer srv.Close()
+	data, err := os.ReadFile("../bodypool.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := parseDashboard(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := builtinVars(15*time.Second, 5*time.Second, time.Minute)
+	vars["pool"], vars["job"] = "sized", ".*"
+	out := t.TempDir() + "/p.svg"
+	c := &client{base: srv.URL, http: srv.Client()}
+	if err := renderSVG(t.Context(), c, d, vars, time.Unix(1700000000, 0), time.Unix(1700000002, 0), out); err != nil {
+		t.Fatal(err)
+	}
+	svg, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range d.panels {
+		if p.Type != "row" && !strings.Contains(string(svg), ">"+p.Title+"<") {
+			t.Errorf("panel %q missing from the SVG", p.Title)
+		}
+	}
+	if strings.Contains(string(svg), `class=\"512\"`) || strings.Contains(string(svg), "NaN)") {
+		t.Error("an all-NaN series made it into a legend")
+	}
+}
+
+func TestFmtUnit(t *testing.T) {
+	tests := []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{0.5, "percentunit", "50.0%"},
+		{3 << 20, "bytes", "3.0MiB"},
+		{2048, "binBps", "2.0KiB/s"},
+		{0.0004, "s", "400µs"},
+		{1500, "ops", "1.5k/s"},
+		{math.NaN(), "short", "NaN"},
+	}
+	for _, tt := range tests {
+		if got := fmtUnit(tt.v, tt.unit); got != tt.want {
+			t.Errorf("fmtUnit(%v, %q) = %q, want %q", tt.v, tt.unit, got, tt.want)
+		}
+	}
+}

@@ -129,7 +129,7 @@ func renderSVG(ctx context.Context, c *client, d *dashboard, vars map[string]str
 
 func drawPanel(b *strings.Builder, p panelInfo, all []series, from, to time.Time, x0, y0, w, h int) {
 	const (
-		padL, padR, padT, padB = 62, 10, 24, 70
+		padL, padR, padT, padB = 62, 28, 24, 70
 	)
 	fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#181b1f" stroke="#2c3235"/>`+"\n", x0, y0, w, h)
 	fmt.Fprintf(b, `<text x="%d" y="%d" fill="#ccccdc" font-size="13" font-weight="bold">%s</text>`+"\n", x0+8, y0+17, html.EscapeString(p.Title))
@@ -156,7 +156,7 @@ func drawPanel(b *strings.Builder, p panelInfo, all []series, from, to time.Time
 	if hi <= lo {
 		hi = lo + 1
 	}
-	t0, t1 := float64(from.Unix()), float64(to.Unix())
+	t0, t1 := float64(from.UnixMilli())/1000, float64(to.UnixMilli())/1000
 	sx := func(t float64) float64 { return px + (t-t0)/(t1-t0)*pw }
 	sy := func(v float64) float64 { return py + ph - (v-lo)/(hi-lo)*ph }
 	for i := 0; i <= 4; i++ {
@@ -170,7 +170,24 @@ func drawPanel(b *strings.Builder, p panelInfo, all []series, from, to time.Time
 		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" fill="#8e8e8e" text-anchor="middle">%s</text>`+"\n", sx(t), py+ph+14,
 			time.Unix(int64(t), 0).UTC().Format("15:04:05"))
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	// Series with no number at all are not drawn; the others are listed
+	// busiest first so that the legend shows what the chart shows.
+	kept := all[:0]
+	for _, s := range all {
+		if anyValue(s.V) {
+			kept = append(kept, s)
+		}
+	}
+	all = kept
+	sort.SliceStable(all, func(i, j int) bool {
+		ai, aj := meanValue(all[i].V), meanValue(all[j].V)
+		if ai != aj {
+			return ai > aj
+		}
+		return all[i].Name < all[j].Name
+	})
+	clip := fmt.Sprintf("clip%d", p.ID)
+	fmt.Fprintf(b, `<clipPath id="%s"><rect x="%.1f" y="%.1f" width="%.1f" height="%.1f"/></clipPath>`+"\n", clip, px, py-2, pw, ph+4)
 	const maxLegend = 8
 	for i, s := range all {
 		color := palette[i%len(palette)]
@@ -189,18 +206,12 @@ func drawPanel(b *strings.Builder, p panelInfo, all []series, from, to time.Time
 			pen = true
 		}
 		if path.Len() > 0 {
-			fmt.Fprintf(b, `<path d="%s" fill="none" stroke="%s" stroke-width="1.5"/>`+"\n", strings.TrimSpace(path.String()), color)
+			fmt.Fprintf(b, `<path d="%s" fill="none" stroke="%s" stroke-width="1.5" clip-path="url(#%s)"/>`+"\n", strings.TrimSpace(path.String()), color, clip)
 		}
 		if i < maxLegend {
 			lx := float64(x0+8) + float64(i%2)*float64(w/2)
 			ly := py + ph + 30 + float64(i/2)*12
-			last := math.NaN()
-			for k := len(s.V) - 1; k >= 0; k-- {
-				if !math.IsNaN(s.V[k]) {
-					last = s.V[k]
-					break
-				}
-			}
+			last := lastValue(s.V)
 			fmt.Fprintf(b, `<rect x="%.0f" y="%.0f" width="10" height="3" fill="%s"/>`, lx, ly-4, color)
 			fmt.Fprintf(b, `<text x="%.0f" y="%.0f" fill="#ccccdc">%s  (last %s)</text>`+"\n", lx+14, ly, html.EscapeString(trim(s.Name, 40)), html.EscapeString(fmtUnit(last, p.Unit)))
 		}
@@ -208,6 +219,33 @@ func drawPanel(b *strings.Builder, p panelInfo, all []series, from, to time.Time
 	if len(all) > maxLegend {
 		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#8e8e8e">+%d more series</text>`+"\n", x0+w-110, y0+17, len(all)-maxLegend)
 	}
+}
+
+// lastValue returns the last value of vs that is a number, or NaN.
+func lastValue(vs []float64) float64 {
+	for k := len(vs) - 1; k >= 0; k-- {
+		if !math.IsNaN(vs[k]) {
+			return vs[k]
+		}
+	}
+	return math.NaN()
+}
+
+func anyValue(vs []float64) bool { return !math.IsNaN(lastValue(vs)) }
+
+// meanValue is the mean of the values of vs that are numbers, or -Inf.
+func meanValue(vs []float64) float64 {
+	sum, n := 0.0, 0
+	for _, v := range vs {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			sum += v
+			n++
+		}
+	}
+	if n == 0 {
+		return math.Inf(-1)
+	}
+	return sum / float64(n)
 }
 
 func trim(s string, n int) string {
