@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+)
+
+const promBefore = `# HELP go_gc_duration_seconds A summary of the wall-time pause (stop-the-world) duration in garbage collection cycles.
+# TYPE go_gc_duration_seconds summary
+go_gc_duration_seconds{quantile="0"} 2.1e-05
+go_gc_duration_seconds_sum 0.0012
+go_gc_duration_seconds_count 4
+go_memstats_alloc_bytes_total 1.048576e+06
+process_resident_memory_bytes 2.5e+07
+bufpool_gets_total{pool="sized",class="1 KiB {odd}"} 10
+bufpool_gets_total{pool="sized",class="4096"} 5
+bufpool_in_use_bytes{pool="sized"} 0
+`
+
+const promAfter = `go_gc_duration_seconds_count 14
+go_memstats_alloc_bytes_total 3.145728e+06 1700000000000
+process_resident_memory_bytes 3e+07
+bufpool_gets_total{pool="sized",class="1 KiB {odd}"} 1010
+bufpool_gets_total{pool="sized",class="4096"} 1005
+bufpool_in_use_bytes{pool="sized"} 4096
+`
+
+func TestParseProm(t *testing.T) {
+	m, err := parseProm(promBefore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{
+		"go_gc_duration_seconds":        2.1e-05,
+		"go_gc_duration_seconds_sum":    0.0012,
+		"go_gc_duration_seconds_count":  4,
+		"go_memstats_alloc_bytes_total": 1048576,
+		"process_resident_memory_bytes": 25e6,
+		"bufpool_gets_total":            15,
+		"bufpool_in_use_bytes":          0,
+	}
+	for k, v := range want {
+		if math.Abs(m[k]-v) > 1e-9 {
+			t.Errorf("%s = %v, want %v", k, m[k], v)
+		}
+	}
+	if len(m) != len(want) {
+		t.Errorf("got %d metrics, want %d: %v", len(m), len(want), m)
+	}
+	if _, err := parseProm("x{a=\"b\" 1\n"); err == nil {
+		t.Error("unterminated labels accepted")
+	}
+	if _, err := parseProm("x notanumber\n"); err == nil {
+		t.Error("bad value accepted")
+	}
+}
+
+func TestReport(t *testing.T) {
+	summary := `{"state":{"testRunDurationMs":15000},"metrics":{
+		"http_reqs":{"type":"counter","values":{"count":2000,"rate":133.3}},
+		"http_req_failed":{"type":"rate","values":{"rate":0.001,"passes":2,"fails":1998},"thresholds":{"rate<0.01":{"ok":true}}},
+		"http_req_duration":{"type":"trend","values":{"p(95)":12.5,"p(99)":40}, "thresholds":{"p(95)<10":{"ok":false}}}}}`
+	var sum k6Summary
+	if err := json.Unmarshal([]byte(summary), &sum); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := parseProm(promBefore)
+	after, _ := parseProm(promAfter)
+	r, err := buildReport(&sum, before, after, 51200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests != 2000 || r.AllocBytes != 2<<20 || r.AllocBytesPerReq != float64(2<<20)/2000 {
+		t.Errorf("requests/alloc: %+v", r)
+	}
+	if r.GCCycles != 10 || r.GCPer1000Req != 5 {
+		t.Errorf("gc: %+v", r)
+	}
+	if r.PeakRSSBytes != 50<<20 || r.EndRSSBytes != 3e7 {
+		t.Errorf("rss: %+v", r)
+	}
+	if len(r.FailedThresholds) != 1 || r.FailedThresholds[0] != "http_req_duration p(95)<10" {
+		t.Errorf("failed thresholds: %v", r.FailedThresholds)
+	}
+	if r.Bufpool["bufpool_gets_total"] != 2000 || len(r.Bufpool) != 1 {
+		t.Errorf("bufpool deltas: %v", r.Bufpool)
+	}
+	r.Script, r.Mode = "load.js", "sized"
+	var out bytes.Buffer
+	printReport(&out, r)
+	if !strings.Contains(out.String(), "RESULT script=load.js pool=sized requests=2000 alloc_bytes_per_req=1049 gc_cycles=10 gc_per_1000_req=5.000") {
+		t.Errorf("report:\n%s", out.String())
+	}
+
+	if _, err := buildReport(&sum, map[string]float64{}, after, 0); err == nil {
+		t.Error("missing metrics accepted")
+	}
+}
+
+func TestLoopbackURL(t *testing.T) {
+	for _, ok := range []string{"http://127.0.0.1:8080/metrics", "http://localhost:1/healthz", "http://[::1]:9/x", "http://127.1.2.3:80/"} {
+		if _, err := loopbackURL(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"http://10.0.0.1:8080/", "https://127.0.0.1/", "http://example.com/", "http://192.168.1.1/"} {
+		if _, err := loopbackURL(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

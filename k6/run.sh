@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Run one k6 script of this folder against a fresh demo server.
+#
+#   bash k6/run.sh SCRIPT MODE [extra demo-server flags...]
+#   bash k6/run.sh smoke.js sized -max-body 1MiB
+#   RATE=50 DURATION=15s bash k6/run.sh load.js sized
+#   SOAK_DURATION=10m bash k6/run.sh soak.js syncpool -budget 67108864
+#
+# SCRIPT is smoke.js, load.js, spike.js, soak.js (or a path to a script);
+# MODE is the server's -pool: sized, calibrated, syncpool, none or off.
+#
+# It installs k6 (go install go.k6.io/k6@v1.8.1) when it is not on PATH,
+# builds ./cmd/demo-server, starts it on 127.0.0.1 on a free port, waits for
+# /healthz, scrapes /metrics, runs k6 with BASE_URL set, scrapes /metrics
+# again, reads the server's peak RSS (VmHWM) and prints, next to k6's
+# summary, the requests, allocated bytes per request, GC cycles, GC cycles
+# per 1000 requests and peak RSS. The server is always stopped. The exit
+# status is k6's (99 when a threshold failed), or 1 when the run itself
+# could not be done.
+#
+# Environment: everything the scripts read (RATE, DURATION, SOAK_DURATION,
+# MAX_BODY, ...) is passed through. Also:
+#   SUMMARY       where the k6 summary JSON goes (default k6/out/SCRIPT-summary.json;
+#                 the server figures go beside it as SCRIPT-MODE-server.json)
+#   DEMO_BIN      a demo-server binary to use instead of building one
+#   RUN_TIMEOUT   hard limit for k6 (default 20m; k6 is interrupted after it)
+#   K6_ARGS       extra arguments for `k6 run` (split on spaces)
+#   KEEP_WORKDIR  keep the temporary folder (server log, scrapes)
+set -euo pipefail
+
+K6_VERSION=v1.8.1
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+log() { printf 'run.sh: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+usage() {
+	sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+[[ $# -ge 2 ]] || usage
+SCRIPT=$1
+MODE=$2
+shift 2
+case $MODE in
+sized | calibrated | syncpool | none | off) ;;
+*) die "MODE must be sized, calibrated, syncpool, none or off, not '$MODE'" ;;
+esac
+if [[ ! -f $SCRIPT && -f k6/$SCRIPT ]]; then
+	SCRIPT=k6/$SCRIPT
+fi
+[[ -f $SCRIPT ]] || die "no such script: $SCRIPT"
+NAME=$(basename "$SCRIPT" .js)
+
+# The request limit the server enforces, for smoke.js's 413 case: what the
+# server prints at start (max-body=...), else the -max-body among the extra
+# flags, else $BODYPOOL_MAX_BODY (the server reads it), else its default.
+MAX_BODY_EFFECTIVE=${BODYPOOL_MAX_BODY:-8MiB}
+prev=""
+for arg in "$@"; do
+	case $prev in -max-body | --max-body) MAX_BODY_EFFECTIVE=$arg ;; esac
+	case $arg in -max-body=* | --max-body=*) MAX_BODY_EFFECTIVE=${arg#*=} ;; esac
+	prev=$arg
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bodypool-k6.XXXXXX")
+SERVER_PID=""
+K6_PID=""
+
+stop() { # stop PID [SECONDS]: TERM, wait, then KILL
+	local pid=$1 secs=${2:-5}
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for _ in $(seq $((secs * 10))); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop "$K6_PID" 15
+	stop "$SERVER_PID"
+	if [[ $rc -ne 0 && -s $WORK/server.log ]]; then
+		log "last lines of the server log:"
+		tail -n 20 "$WORK/server.log" >&2 || true
+	fi
+	if [[ -n ${KEEP_WORKDIR:-} ]]; then
+		log "kept $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# 1. k6, pinned, from the Go module proxy.
+GOBIN_DIR=$(go env GOBIN)
+[[ -n $GOBIN_DIR ]] || GOBIN_DIR="$(go env GOPATH | cut -d: -f1)/bin"
+export PATH="$GOBIN_DIR:$PATH"
+if ! command -v k6 >/dev/null 2>&1; then
+	log "installing k6 $K6_VERSION (go install, a few minutes)"
+	timeout 1200 go install "go.k6.io/k6@$K6_VERSION"
+fi
+k6_version=$(k6 version 2>/dev/null | head -n 1)
+case $k6_version in
+*"$K6_VERSION"*) ;;
+*) log "warning: expected k6 $K6_VERSION, using: $k6_version" ;;
+esac
+
+# 2. The demo server and the report helper.
+if [[ -n ${DEMO_BIN:-} ]]; then
+	cp "$DEMO_BIN" "$WORK/demo-server"
+else
+	[[ -f cmd/demo-server/main.go ]] || die "cmd/demo-server is missing"
+	log "building ./cmd/demo-server"
+	timeout 600 go build -o "$WORK/demo-server" ./cmd/demo-server
+fi
+timeout 300 go build -o "$WORK/summary" ./k6/internal/summary
+
+# 3. Start it on a free loopback port and read the address it prints.
+log "starting demo-server -addr 127.0.0.1:0 -pool $MODE $*"
+"$WORK/demo-server" -addr 127.0.0.1:0 -pool "$MODE" "$@" >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+BASE_URL=""
+for _ in $(seq 200); do
+	BASE_URL=$(grep -o -m 1 'http://127\.0\.0\.1:[0-9]\+' "$WORK/server.log" | head -n 1 || true)
+	[[ -z $BASE_URL ]] || break
+	kill -0 "$SERVER_PID" 2>/dev/null || die "the demo server exited before printing its address"
+	sleep 0.1
+done
+[[ -n $BASE_URL ]] || die "the demo server printed no http://127.0.0.1:PORT address within 20s"
+printed_max_body=$(grep -o -m 1 'max-body=[0-9][0-9.]*[A-Za-z]*' "$WORK/server.log" | head -n 1 || true)
+[[ -z $printed_max_body ]] || MAX_BODY_EFFECTIVE=${printed_max_body#max-body=}
+"$WORK/summary" wait "$BASE_URL/healthz" 20
+log "demo server $BASE_URL (pid $SERVER_PID, pool $MODE)"
+
+# 4. k6, bounded in time, with /metrics scraped around it.
+SUMMARY_FILE=${SUMMARY:-$ROOT/k6/out/$NAME-summary.json}
+mkdir -p "$(dirname "$SUMMARY_FILE")"
+rm -f "$SUMMARY_FILE"
+FIGURES_FILE="$(dirname "$SUMMARY_FILE")/$NAME-$MODE-server.json"
+"$WORK/summary" scrape "$BASE_URL/metrics" "$WORK/metrics-before.txt"
+
+k6_flags=(--address "" --no-color)
+[[ -t 1 ]] || k6_flags+=(--quiet) # no progress bars in logs
+# shellcheck disable=SC2206 # K6_ARGS is split on purpose
+[[ -z ${K6_ARGS:-} ]] || k6_flags+=($K6_ARGS)
+set +e
+timeout --signal=INT --kill-after=30s "${RUN_TIMEOUT:-20m}" \
+	k6 run "${k6_flags[@]}" -e "BASE_URL=$BASE_URL" -e "SUMMARY=$SUMMARY_FILE" \
+	-e "MAX_BODY=$MAX_BODY_EFFECTIVE" -e "POOL=$MODE" "$SCRIPT" &
+K6_PID=$!
+wait "$K6_PID"
+k6_rc=$?
+set -e
+K6_PID=""
+
+"$WORK/summary" scrape "$BASE_URL/metrics" "$WORK/metrics-after.txt"
+hwm_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
+stop "$SERVER_PID"
+SERVER_PID=""
+
+# 5. The server's figures next to k6's.
+report_rc=0
+if [[ -s $SUMMARY_FILE ]]; then
+	"$WORK/summary" report -summary "$SUMMARY_FILE" -before "$WORK/metrics-before.txt" \
+		-after "$WORK/metrics-after.txt" -hwm-kib "${hwm_kib:-0}" -script "$NAME.js" -mode "$MODE" \
+		-json "$FIGURES_FILE" || report_rc=$?
+else
+	log "k6 wrote no summary to $SUMMARY_FILE"
+	report_rc=1
+fi
+
+if [[ $k6_rc -ne 0 ]]; then
+	case $k6_rc in
+	99) log "k6 exit 99: thresholds failed" ;;
+	124 | 137) log "k6 was stopped after RUN_TIMEOUT=${RUN_TIMEOUT:-20m}" ;;
+	*) log "k6 failed with exit status $k6_rc" ;;
+	esac
+	exit "$k6_rc"
+fi
+[[ $report_rc -eq 0 ]] || die "could not report the server's figures"
+log "ok: $SUMMARY_FILE, $FIGURES_FILE"
