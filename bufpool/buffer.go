@@ -61,6 +61,7 @@ func (b *Buffer) Detach() []byte {
 		p.led.add(s.home, int(s.class), cExtraInUse, -extra)
 	}
 	p.led.add(s.home, int(s.class), cDropDetached, 1)
+	s.giveBack()
 	s.state = slabGone
 	b.B, b.s = nil, nil
 	return mem
@@ -146,12 +147,21 @@ func (b *Buffer) Grow(n int) error {
 // the pool. Growth doubles the capacity (so that reading a body costs
 // amortized linear copying) unless Reserve announced a smaller final size.
 func (b *Buffer) grow(need int, force bool) error {
+	return b.growAtMost(need, -1, force)
+}
+
+// growAtMost is grow for a buffer that will never hold more than most
+// bytes (when most >= need): doubling stops at the class of most.
+func (b *Buffer) growAtMost(need, most int, force bool) error {
 	if need <= cap(b.B) {
 		return nil
 	}
 	target := max(need, 2*cap(b.B))
 	if b.hint >= need {
 		target = min(target, b.hint)
+	}
+	if most >= need {
+		target = min(target, most)
 	}
 	p := b.pool
 	if p == nil || b.s == nil {
@@ -160,20 +170,25 @@ func (b *Buffer) grow(need int, force bool) error {
 		b.B = mem
 		return nil
 	}
-	nb := p.get(target)
+	size := p.ClassSize(target)
 	if p.budget != nil {
-		// Both buffers are held while the contents move.
-		if extra := int64(cap(b.B)+cap(nb.B)) - b.charged; extra > 0 {
+		// Both buffers are held while the contents move. The budget is
+		// asked before the memory is taken, so that a refused growth
+		// takes none.
+		if extra := int64(cap(b.B)+size) - b.charged; extra > 0 {
 			if b.budgeted && !force {
 				if !p.budget.try(extra) {
-					p.put(nb)
-					return fmt.Errorf("%w: growing a buffer to %d bytes", ErrBudgetExceeded, cap(nb.B))
+					return fmt.Errorf("%w: growing a buffer to %d bytes", ErrBudgetExceeded, size)
 				}
 			} else {
 				p.budget.force(extra)
 			}
 			b.charged += extra
 		}
+	}
+	nb := p.get(target)
+	if p.budget != nil && cap(nb.B) > size {
+		p.trim(nb, size)
 	}
 	nb.B = append(nb.B[:0], b.B...)
 	b.B, nb.B = nb.B, b.B
@@ -257,19 +272,16 @@ func (b *Buffer) readFrom(r io.Reader, limit int64) (int64, error) {
 	start := len(b.B)
 	stop := -1 // length at which reading stops, when limited
 	if limit >= 0 {
-		stop = start + int(min(limit+1, int64(maxClassSize)))
+		stop = start + int(min(limit, maxClassSize)) + 1
 	}
 	for {
-		if stop >= 0 && len(b.B) >= stop {
-			return int64(len(b.B) - start), fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
-		}
 		if cap(b.B)-len(b.B) < minRead || len(b.B) == cap(b.B) {
 			need := len(b.B) + minRead
 			if stop >= 0 {
 				need = min(need, stop)
 			}
 			if need > cap(b.B) {
-				if err := b.grow(need, false); err != nil {
+				if err := b.growAtMost(need, stop, false); err != nil {
 					return int64(len(b.B) - start), err
 				}
 			}
@@ -283,6 +295,11 @@ func (b *Buffer) readFrom(r io.Reader, limit int64) (int64, error) {
 			return int64(len(b.B) - start), errors.New("bufpool: reader returned an invalid count")
 		}
 		b.B = b.B[:len(b.B)+n]
+		// Checked before io.EOF: the byte beyond the limit may arrive
+		// together with the end of the data.
+		if stop >= 0 && len(b.B) >= stop {
+			return int64(len(b.B) - start), fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+		}
 		if err == io.EOF {
 			return int64(len(b.B) - start), nil
 		}

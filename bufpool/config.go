@@ -45,11 +45,14 @@ type Config struct {
 	// Default DefaultClassesPerDoubling (4).
 	ClassesPerDoubling int
 
-	// MaxIdleBytes bounds the total capacity of the buffers the pool keeps
-	// idle across all classes. A buffer released while the bound is
-	// reached is dropped (and counted). Idle buffers are also reclaimed by
-	// the garbage collector after about two GC cycles without use, as with
-	// sync.Pool. Default DefaultMaxIdleBytes (64 MiB).
+	// MaxIdleBytes bounds the total capacity of the buffers the pool
+	// retains across all classes: those idle, and those checked out that
+	// were idle before and will come back. The idle capacity therefore
+	// never exceeds it. A buffer released while the bound is reached is
+	// dropped (and counted as idle_full). Idle buffers are also reclaimed
+	// by the garbage collector after about two GC cycles without use, as
+	// with sync.Pool, and their share of the bound comes back. Default
+	// DefaultMaxIdleBytes (64 MiB).
 	MaxIdleBytes int64
 
 	// MaxInUseBytes is a budget for the bytes checked out of the pool at

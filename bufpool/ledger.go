@@ -36,9 +36,11 @@ const (
 // cache lines, and no single line is written by every Get.
 //
 // The idle bound is kept with tokens: the shards together hold
-// MaxIdleBytes minus the idle capacity. Retaining a buffer takes tokens from
-// its home shard (stealing from the others when it runs short, which is
-// rare), and taking an idle buffer out gives them back.
+// MaxIdleBytes minus the capacity the pool retains. Retaining memory for
+// the first time takes tokens from its home shard (stealing from the others
+// when it runs short, which is rare); the memory then holds them while it
+// cycles between users and the pool, so the common Get and Release touch
+// no tokens at all, and gives them back when it leaves the pool for good.
 type ledger struct {
 	sizes  []int // class sizes; the oversize pseudo-class has size 0
 	shards []*shard
@@ -128,9 +130,11 @@ func (l *ledger) counters(class int) (sum [nCounters]int64) {
 }
 
 // reclaimed is the cleanup run when the memory of a buffer is no longer
-// reachable. Only idle buffers need accounting: the garbage collector took
-// them from a sync.Pool. Buffers in use or dropped were accounted already.
+// reachable: idle memory the garbage collector took from a sync.Pool, or
+// the old array of a buffer whose B was replaced. Its tokens go back to the
+// idle bound; idle memory is also counted as evicted.
 func reclaimed(s *slab) {
+	s.giveBack()
 	if s.state != slabIdle {
 		return
 	}
@@ -139,5 +143,4 @@ func reclaimed(s *slab) {
 	if extra := s.capacity - l.sizes[s.class]; extra != 0 {
 		l.add(s.home, int(s.class), cExtraIdle, -int64(extra))
 	}
-	l.give(s.home, int64(s.capacity))
 }

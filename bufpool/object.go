@@ -94,6 +94,9 @@ func (p *ObjectPool[T]) Put(v T) {
 func (p *ObjectPool[T]) Prefill(n int) int {
 	added := 0
 	for ; added < n; added++ {
+		if p.Idle() >= p.maxIdle() {
+			break // before New: a value made only to be dropped is waste
+		}
 		v := p.New()
 		p.mu.Lock()
 		if len(p.idle) >= p.maxIdle() {
@@ -115,7 +118,10 @@ func (p *ObjectPool[T]) Idle() int {
 
 // Stats returns a snapshot of p's counters.
 func (p *ObjectPool[T]) Stats() ObjectStats {
-	s := ObjectStats{Gets: p.gets.Load(), Hits: p.hits.Load(), Puts: p.puts.Load(), Drops: p.drops.Load(), Idle: p.Idle()}
+	// Get counts a get before its hit, so hits read first never exceed
+	// the gets read after them, and Misses never wraps around under load.
+	hits := p.hits.Load()
+	s := ObjectStats{Gets: p.gets.Load(), Hits: hits, Puts: p.puts.Load(), Drops: p.drops.Load(), Idle: p.Idle()}
 	s.Misses = s.Gets - s.Hits
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/valyala/bytebufferpool"
@@ -51,6 +52,20 @@ type slab struct {
 	class    int32   // origin class while in use, filing class while idle
 	home     uint32
 	state    uint8
+
+	// held is the idle-bound tokens this memory holds: taken when it was
+	// first retained, kept while it cycles between users and the pool,
+	// given back when it leaves (dropped, detached, or reclaimed by the
+	// garbage collector). Swapped atomically on the rare paths that give
+	// it back, because the cleanup of a replaced array may race with them.
+	held atomic.Int64
+}
+
+// giveBack returns the tokens s holds.
+func (s *slab) giveBack() {
+	if t := s.held.Swap(0); t != 0 {
+		s.led.give(s.home, t)
+	}
 }
 
 // New returns a Pool configured by cfg, or an error wrapping
@@ -118,6 +133,9 @@ func (p *Pool) Acquire(ctx context.Context, n int) (*Buffer, error) {
 		return nil, err
 	}
 	b := p.get(n)
+	if cap(b.B) > int(size) {
+		p.trim(b, int(size))
+	}
 	b.charged = size
 	b.budgeted = true
 	if p.tracker != nil {
@@ -138,7 +156,6 @@ func (p *Pool) getClass(c int) *Buffer {
 		b := v.(*Buffer)
 		s := b.s
 		p.led.add(s.home, c, cHits, 1)
-		p.led.give(s.home, int64(s.capacity))
 		if extra := int64(s.capacity - p.cls.sizes[c]); extra != 0 {
 			p.led.add(s.home, c, cExtraIdle, -extra)
 			p.led.add(s.home, c, cExtraInUse, extra)
@@ -163,6 +180,18 @@ func (p *Pool) getOversize(n int) *Buffer {
 	p.led.add(b.s.home, o, cMisses, 1)
 	p.led.add(b.s.home, o, cExtraInUse, int64(n))
 	return b
+}
+
+// trim hands out only n bytes of a buffer fresh from get whose capacity is
+// larger: an idle buffer filed in its class with more capacity than the
+// class size (its B had been replaced). The budget then counts all the
+// capacity handed out; the rest of the array stays unused, and out of the
+// accounts, for as long as the array lives.
+func (p *Pool) trim(b *Buffer, n int) {
+	s := b.s
+	p.led.add(s.home, int(s.class), cExtraInUse, int64(n-s.capacity))
+	s.capacity = n
+	b.B = b.B[:0:n]
 }
 
 // newBuffer wraps freshly allocated memory in a Buffer of class c, in use.
@@ -199,17 +228,25 @@ func (p *Pool) put(b *Buffer) {
 	if uintptr(unsafe.Pointer(unsafe.SliceData(mem))) != s.base {
 		// B was replaced (by append, or by hand): the old array's cleanup
 		// must stay inert, so this array gets a slab of its own.
+		s.giveBack()
 		nb := p.newBuffer(mem, origin)
 		nb.s.home = s.home
 		b.s, s = nb.s, nb.s
 	}
 	f := origin
-	if c != p.cls.sizes[origin] {
+	// An oversize buffer (origin past the last class) whose B was replaced
+	// by a smaller array is filed like any other.
+	if origin == len(p.cls.sizes) || c != p.cls.sizes[origin] {
 		f = p.cls.filing(c)
 	}
-	if !p.led.take(s.home, int64(c)) {
-		p.drop(b, cDropIdleFull)
-		return
+	// Memory that was retained before holds its tokens already: the
+	// common path, a buffer cycling through the pool, takes none.
+	if held := s.held.Load(); held < int64(c) {
+		if !p.led.take(s.home, int64(c)-held) {
+			p.drop(b, cDropIdleFull)
+			return
+		}
+		s.held.Store(int64(c))
 	}
 	p.led.add(s.home, origin, cReleases, 1)
 	if f != origin {
@@ -233,6 +270,7 @@ func (p *Pool) put(b *Buffer) {
 func (p *Pool) drop(b *Buffer, reason int) {
 	s := b.s
 	p.led.add(s.home, int(s.class), reason, 1)
+	s.giveBack()
 	if p.cfg.ZeroOnRelease {
 		clear(b.B[:cap(b.B)])
 	}
@@ -256,6 +294,7 @@ func (p *Pool) Prefill(size, count int) int {
 			s.state = slabGone
 			return i
 		}
+		s.held.Store(int64(s.capacity))
 		p.led.add(s.home, c, cPrefilled, 1)
 		if p.cfg.Poison {
 			poison(b.B[:cap(b.B)])

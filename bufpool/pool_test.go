@@ -237,6 +237,7 @@ func TestMaxIdleBytes(t *testing.T) {
 		b.Release()
 	}
 	st := checkInvariants(t, p)
+	checkTokensExact(t, p)
 	if st.Total.IdleBytes != 96<<10 || st.Total.Idle != 3 {
 		t.Errorf("idle %d buffers, %d bytes; want 3 buffers, 96 KiB under a 100 KiB bound", st.Total.Idle, st.Total.IdleBytes)
 	}
@@ -534,6 +535,7 @@ func TestStatsExactConcurrent(t *testing.T) {
 		}
 		wg.Wait()
 		st := checkInvariants(t, p)
+		checkTokensExact(t, p)
 		if st.Total.InUse != 0 || st.Total.InUseBytes != 0 {
 			t.Errorf("%+v: %d buffers (%d bytes) in use at rest", cfg, st.Total.InUse, st.Total.InUseBytes)
 		}
