@@ -34,6 +34,8 @@ type Buffer struct {
 	pool *Pool
 	s    *slab
 
+	probe [16]byte // tells a full buffer's reader at its end from one with more
+
 	charged  int64 // bytes of the budget held for this buffer
 	floor    int64 // charge kept by Reserve until Release
 	hint     int   // size announced by Reserve: growth does not overshoot it
@@ -265,7 +267,7 @@ func (b *Buffer) ReadFromLimit(r io.Reader, limit int64) (int64, error) {
 	return b.readFrom(r, limit)
 }
 
-// minRead is the least free space a read is offered.
+// minRead is the least room growth makes for the next read.
 const minRead = 512
 
 func (b *Buffer) readFrom(r io.Reader, limit int64) (int64, error) {
@@ -275,36 +277,55 @@ func (b *Buffer) readFrom(r io.Reader, limit int64) (int64, error) {
 		stop = start + int(min(limit, maxClassSize)) + 1
 	}
 	for {
-		if cap(b.B)-len(b.B) < minRead || len(b.B) == cap(b.B) {
-			need := len(b.B) + minRead
-			if stop >= 0 {
-				need = min(need, stop)
-			}
-			if need > cap(b.B) {
-				if err := b.growAtMost(need, stop, false); err != nil {
-					return int64(len(b.B) - start), err
-				}
-			}
-		}
 		free := b.B[len(b.B):cap(b.B)]
+		if len(free) == 0 {
+			// Full. Before doubling, see whether the data has ended: a body
+			// of exactly the buffer's size must not take twice its memory.
+			n, err := r.Read(b.probe[:])
+			if n < 0 || n > len(b.probe) {
+				return int64(len(b.B) - start), errInvalidRead
+			}
+			if n > 0 {
+				need := len(b.B) + max(n, minRead)
+				if stop >= 0 {
+					need = min(need, stop)
+				}
+				if gerr := b.growAtMost(max(need, len(b.B)+n), stop, false); gerr != nil {
+					return int64(len(b.B) - start), gerr
+				}
+				b.B = append(b.B, b.probe[:n]...)
+			}
+			if done, rerr := b.readDone(start, stop, limit, err); done {
+				return int64(len(b.B) - start), rerr
+			}
+			continue
+		}
 		if stop >= 0 && len(free) > stop-len(b.B) {
 			free = free[:stop-len(b.B)]
 		}
 		n, err := r.Read(free)
 		if n < 0 || n > len(free) {
-			return int64(len(b.B) - start), errors.New("bufpool: reader returned an invalid count")
+			return int64(len(b.B) - start), errInvalidRead
 		}
 		b.B = b.B[:len(b.B)+n]
-		// Checked before io.EOF: the byte beyond the limit may arrive
-		// together with the end of the data.
-		if stop >= 0 && len(b.B) >= stop {
-			return int64(len(b.B) - start), fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
-		}
-		if err == io.EOF {
-			return int64(len(b.B) - start), nil
-		}
-		if err != nil {
-			return int64(len(b.B) - start), err
+		if done, rerr := b.readDone(start, stop, limit, err); done {
+			return int64(len(b.B) - start), rerr
 		}
 	}
+}
+
+var errInvalidRead = errors.New("bufpool: reader returned an invalid count")
+
+// readDone reports whether reading ends after a read that returned err,
+// and with which error.
+func (b *Buffer) readDone(start, stop int, limit int64, err error) (bool, error) {
+	// Checked before io.EOF: the byte beyond the limit may arrive together
+	// with the end of the data.
+	if stop >= 0 && len(b.B) >= stop {
+		return true, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	}
+	if err == io.EOF {
+		return true, nil
+	}
+	return err != nil, err
 }

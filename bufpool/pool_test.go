@@ -476,25 +476,39 @@ func TestSetAndGrow(t *testing.T) {
 }
 
 func TestPrefill(t *testing.T) {
-	t.Parallel()
+	// Not parallel: a garbage collection while prefilling (from other
+	// tests' allocations) reclaims idle buffers and frees their share of
+	// the bound, so the counts below are exact only without one.
+	gcs := gcCount()
 	p := newPool(t, Config{MaxIdleBytes: 1 << 20})
-	// Under the race detector sync.Pool drops a share of Puts on purpose,
-	// and the garbage collector hands their bytes back to the bound.
-	if n := p.Prefill(64<<10, 20); n != 16 && !raceEnabled {
-		t.Errorf("Prefill added %d buffers of 64 KiB under a 1 MiB bound, want 16", n)
-	}
+	n := p.Prefill(64<<10, 20)
 	if n := p.Prefill(8<<20, 1); n != 0 {
 		t.Errorf("Prefill of an oversize class added %d", n)
 	}
 	st := checkInvariants(t, p)
-	if !raceEnabled && (st.Total.Prefilled != 16 || st.Total.Idle != 16) {
-		t.Errorf("prefilled %d, idle %d; want 16", st.Total.Prefilled, st.Total.Idle)
+	if st.Total.IdleBytes > 1<<20 || n < 16 {
+		t.Errorf("Prefill added %d buffers, %d bytes idle; want at least 16 within the 1 MiB bound", n, st.Total.IdleBytes)
 	}
 	b := p.Get(60 << 10)
 	b.Release()
-	if st := p.Stats(); !raceEnabled && st.Total.Hits != 1 {
-		t.Errorf("first Get after Prefill: hits %d, want 1", st.Total.Hits)
+	st2 := p.Stats()
+	// Under the race detector sync.Pool also drops a share of Puts.
+	if raceEnabled || gcCount() != gcs {
+		t.Logf("a GC ran or -race is on: exact counts not checked (added %d)", n)
+		return
 	}
+	if n != 16 || st.Total.Prefilled != 16 || st.Total.Idle != 16 {
+		t.Errorf("added %d, prefilled %d, idle %d; want 16 of 64 KiB under a 1 MiB bound", n, st.Total.Prefilled, st.Total.Idle)
+	}
+	if st2.Total.Hits != 1 {
+		t.Errorf("first Get after Prefill: hits %d, want 1", st2.Total.Hits)
+	}
+}
+
+func gcCount() uint32 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.NumGC
 }
 
 // TestStatsExactConcurrent hammers a pool from many goroutines with every
