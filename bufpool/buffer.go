@@ -278,11 +278,27 @@ func (b *Buffer) readFrom(r io.Reader, limit int64) (int64, error) {
 	}
 	for {
 		free := b.B[len(b.B):cap(b.B)]
+		if len(free) == 0 && b.budgeted {
+			// The budget may refuse growth: make room before reading, so
+			// that no byte is taken from r that the buffer cannot keep.
+			need := len(b.B) + minRead
+			if stop >= 0 {
+				need = min(need, stop)
+			}
+			if err := b.growAtMost(need, stop, false); err != nil {
+				return int64(len(b.B) - start), err
+			}
+			continue
+		}
 		if len(free) == 0 {
 			// Full. Before doubling, see whether the data has ended: a body
 			// of exactly the buffer's size must not take twice its memory.
-			n, err := r.Read(b.probe[:])
-			if n < 0 || n > len(b.probe) {
+			probe := b.probe[:]
+			if stop >= 0 && len(probe) > stop-len(b.B) {
+				probe = probe[:stop-len(b.B)] // never read past limit+1
+			}
+			n, err := r.Read(probe)
+			if n < 0 || n > len(probe) {
 				return int64(len(b.B) - start), errInvalidRead
 			}
 			if n > 0 {
@@ -293,7 +309,7 @@ func (b *Buffer) readFrom(r io.Reader, limit int64) (int64, error) {
 				if gerr := b.growAtMost(max(need, len(b.B)+n), stop, false); gerr != nil {
 					return int64(len(b.B) - start), gerr
 				}
-				b.B = append(b.B, b.probe[:n]...)
+				b.B = append(b.B, probe[:n]...)
 			}
 			if done, rerr := b.readDone(start, stop, limit, err); done {
 				return int64(len(b.B) - start), rerr
