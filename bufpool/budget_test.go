@@ -723,7 +723,7 @@ func TestBudgetConcurrent(t *testing.T) {
 	if raceEnabled {
 		ops = 100
 	}
-	var rejections atomic.Uint64
+	var rejections, refused atomic.Uint64
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	polled := make(chan int64, 1)
@@ -738,9 +738,10 @@ func TestBudgetConcurrent(t *testing.T) {
 			}
 			st := p.Stats()
 			peak = max(peak, st.BudgetUsedBytes)
-			runtime.Gosched()
+			time.Sleep(20 * time.Microsecond) // leave the cores to the workers
 		}
 	}()
+	data := pattern(40 << 10) // read by all workers
 	for w := range workers {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 7))
@@ -762,12 +763,13 @@ func TestBudgetConcurrent(t *testing.T) {
 					}
 					cancel()
 				}
-				want := pattern(r.IntN(40 << 10))
+				want := data[:r.IntN(len(data))]
 				for i := 0; i < len(want); i += 1000 {
 					if _, err := b.Write(want[i:min(i+1000, len(want))]); err != nil {
 						if !errors.Is(err, ErrBudgetExceeded) {
 							t.Errorf("Write: %v", err)
 						}
+						refused.Add(1)
 						want = want[:i]
 						break
 					}
@@ -781,9 +783,13 @@ func TestBudgetConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	close(stop)
-	if peak := <-polled; peak > budget {
+	peak := <-polled
+	if peak > budget {
 		t.Errorf("budget in use reached %d, above the budget %d", peak, budget)
 	}
+	st := p.Stats()
+	t.Logf("peak budget in use %d of %d; %d waits, %d rejections, %d growths refused",
+		peak, budget, st.BudgetWaits, st.BudgetRejections, refused.Load())
 	if st := p.Stats(); st.BudgetRejections != rejections.Load() {
 		t.Errorf("%d rejections counted, %d observed", st.BudgetRejections, rejections.Load())
 	}
@@ -799,9 +805,15 @@ func TestReadFromLimitBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := b.ReadFromLimit(io.LimitReader(&endlessReader{}, 1<<20), 1<<20)
+	cr := &countingReader{r: io.LimitReader(&endlessReader{}, 1<<20)}
+	n, err := b.ReadFromLimit(cr, 1<<20)
 	if !errors.Is(err, ErrBudgetExceeded) {
 		t.Fatalf("ReadFromLimit past the budget: %d bytes, %v", n, err)
+	}
+	// Every byte taken from the reader is in the buffer: the caller may
+	// still pass them on, followed by the rest of the reader.
+	if cr.n != n {
+		t.Errorf("consumed %d bytes from the reader, kept %d", cr.n, n)
 	}
 	if int64(b.Len()) != n || !bytes.Equal(b.B, pattern(int(n))) {
 		t.Errorf("read %d bytes, buffer holds %d, or contents corrupted", n, b.Len())

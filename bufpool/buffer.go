@@ -102,7 +102,9 @@ func (b *Buffer) SizeHint(n int) { b.hint = n }
 // bytes may need at once, including the copy made while growing, so that
 // growth up to n never fails. It returns an error wrapping
 // ErrBudgetExceeded when ctx ends first. Memory is not allocated ahead:
-// it is taken as data arrives.
+// it is taken as data arrives. Waiting for the budget while holding a
+// buffer can wait for ever if every holder does the same: pass a ctx that
+// ends.
 func (b *Buffer) Reserve(ctx context.Context, n int) error {
 	b.hint = n
 	p := b.pool

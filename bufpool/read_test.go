@@ -109,6 +109,13 @@ func readCases() []readCase {
 		{name: "appends to contents over", prefix: "hello, ", reader: bytesReader, size: testLimit + 1, limit: testLimit, wantN: testLimit + 1, wantErr: ErrTooLarge},
 		{name: "warm buffer exactly the limit", initial: testLimit, reader: bytesReader, size: testLimit, limit: testLimit, wantN: testLimit},
 		{name: "limit of a class size", initial: 4096, reader: bytesReader, size: 4096, limit: 4096, wantN: 4096},
+		// The buffer fills up just short of limit+1 while more data waits.
+		{name: "full a byte under the limit", initial: 4096, reader: bytesReader, size: 5000, limit: 4096, wantN: 4097, wantErr: ErrTooLarge},
+		{name: "full a few bytes under the limit", initial: 4096, reader: bytesReader, size: 5000, limit: 4100, wantN: 4101, wantErr: ErrTooLarge},
+		{name: "full with prefix under the limit", prefix: "abc", initial: 4096, reader: bytesReader, size: 5000, limit: 4094, wantN: 4095, wantErr: ErrTooLarge},
+		{name: "full and the body ends", initial: 4096, reader: bytesReader, size: 4096, limit: 1 << 20, wantN: 4096},
+		{name: "full one byte reads", initial: 4096, reader: wrap(iotest.OneByteReader), size: 5000, limit: 4100, wantN: 4101, wantErr: ErrTooLarge},
+		{name: "ReadFrom full and more", initial: 4096, reader: bytesReader, size: 4100, all: true, wantN: 4100},
 		{name: "beyond MaxSize", reader: bytesReader, size: 100_000, limit: 1 << 20, wantN: 100_000},
 		{name: "beyond MaxSize over", reader: endless, limit: 100_000, wantN: 100_001, wantErr: ErrTooLarge},
 		{name: "largest limit", reader: bytesReader, size: 5000, limit: math.MaxInt64, wantN: 5000},

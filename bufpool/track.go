@@ -14,7 +14,7 @@ var ErrLeaked = errors.New("bufpool: buffers never released")
 
 // Outstanding describes a buffer checked out of a tracking pool.
 type Outstanding struct {
-	// Cap is the buffer's capacity.
+	// Cap is the buffer's capacity when it was taken.
 	Cap int
 	// Stack is the call stack of the Get or Acquire that took it.
 	Stack string
@@ -22,10 +22,17 @@ type Outstanding struct {
 
 type tracker struct {
 	mu  sync.Mutex
-	out map[*Buffer][]uintptr
+	out map[*Buffer]checkout
 }
 
-func newTracker() *tracker { return &tracker{out: make(map[*Buffer][]uintptr)} }
+// checkout records a buffer handed out: where, and its capacity then (the
+// buffer itself belongs to its user, and must not be read by a report).
+type checkout struct {
+	pcs []uintptr
+	cap int
+}
+
+func newTracker() *tracker { return &tracker{out: make(map[*Buffer]checkout)} }
 
 // checkout hands out a fresh handle for b's memory and retires b, so that
 // a stale handle can never release memory that somebody else holds now.
@@ -36,7 +43,7 @@ func (t *tracker) checkout(b *Buffer) *Buffer {
 	pcs := make([]uintptr, 32)
 	pcs = pcs[:runtime.Callers(3, pcs)]
 	t.mu.Lock()
-	t.out[h] = pcs
+	t.out[h] = checkout{pcs, cap(h.B)}
 	t.mu.Unlock()
 	return h
 }
@@ -61,9 +68,9 @@ func (p *Pool) Outstanding() []Outstanding {
 	p.tracker.mu.Lock()
 	defer p.tracker.mu.Unlock()
 	var list []Outstanding
-	for b, pcs := range p.tracker.out {
+	for _, c := range p.tracker.out {
 		var sb strings.Builder
-		frames := runtime.CallersFrames(pcs)
+		frames := runtime.CallersFrames(c.pcs)
 		for {
 			f, more := frames.Next()
 			fmt.Fprintf(&sb, "\t%s\n\t\t%s:%d\n", f.Function, f.File, f.Line)
@@ -71,7 +78,7 @@ func (p *Pool) Outstanding() []Outstanding {
 				break
 			}
 		}
-		list = append(list, Outstanding{Cap: cap(b.B), Stack: sb.String()})
+		list = append(list, Outstanding{Cap: c.cap, Stack: sb.String()})
 	}
 	return list
 }
