@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -150,7 +151,11 @@ func (a *App) json(c echo.Context) error {
 		return err
 	}
 	var items []map[string]any
-	if err := json.Unmarshal(body, &items); err != nil {
+	err = json.Unmarshal(body, &items)
+	if err == nil && items == nil {
+		err = errors.New("got null")
+	}
+	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "body must be a JSON array of objects: "+err.Error())
 	}
 	for i, it := range items {

@@ -85,7 +85,10 @@ func ParseOptions(args []string, getenv func(string) string, usage io.Writer) (O
 	fs.BoolVar(&o.Pprof, "pprof", false, "serve /debug/pprof/")
 	fs.BoolVar(&o.Poison, "poison", false, "poison released buffers (sized mode; for tests)")
 	fs.BoolVar(&o.Track, "track", false, "track checked-out buffers and report leaks at exit (sized mode; for tests)")
-	fs.Usage = func() {
+	// The flag package calls Usage on every parse error as well as on
+	// -help; usage is printed only when asked for.
+	fs.Usage = func() {}
+	printUsage := func() {
 		fmt.Fprintf(usage, "Usage: demo-server [flags]\n\nThe bodypool demo server. Every flag can also be set by an environment\nvariable: BODYPOOL_ plus the flag name in upper case with _ for -\n(for example BODYPOOL_MAX_BODY=16MiB). Flags win.\n\n")
 		fs.SetOutput(usage)
 		fs.PrintDefaults()
@@ -93,12 +96,14 @@ func ParseOptions(args []string, getenv func(string) string, usage io.Writer) (O
 	}
 
 	var envErr error
+	fromEnv := make(map[string]string) // flag name to the variable that set it
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "BODYPOOL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(name); v != "" && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
 				envErr = fmt.Errorf("invalid value %q for environment variable %s: %v", v, name, err)
 			}
+			fromEnv[f.Name] = name
 		}
 	})
 	if envErr != nil {
@@ -106,24 +111,32 @@ func ParseOptions(args []string, getenv func(string) string, usage io.Writer) (O
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+			printUsage()
 		}
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	return o, o.validate()
+	fs.Visit(func(f *flag.Flag) { delete(fromEnv, f.Name) })
+	return o, o.validate(func(name string) string {
+		if v, ok := fromEnv[name]; ok {
+			return "environment variable " + v
+		}
+		return "flag -" + name
+	})
 }
 
-func (o Options) validate() error {
+// validate checks the values flags cannot; source names where the value
+// of a flag came from, for the error.
+func (o Options) validate(source func(flag string) string) error {
 	switch o.Pool {
 	case ModeSized, ModeCalibrated, ModeSyncPool, ModeNone, ModeOff:
 	default:
-		return fmt.Errorf("invalid value %q for flag -pool: want one of %s", o.Pool, strings.Join(Modes, ", "))
+		return fmt.Errorf("invalid value %q for %s: want one of %s", o.Pool, source("pool"), strings.Join(Modes, ", "))
 	}
 	if o.MaxBody <= 0 {
-		return fmt.Errorf("invalid value %q for flag -max-body: must be positive", o.MaxBody)
+		return fmt.Errorf("invalid value %q for %s: must be positive", o.MaxBody, source("max-body"))
 	}
 	for _, d := range []struct {
 		name string
@@ -131,7 +144,7 @@ func (o Options) validate() error {
 	}{{"budget-wait", o.BudgetWait}, {"read-header-timeout", o.ReadHeaderTimeout}, {"read-timeout", o.ReadTimeout},
 		{"write-timeout", o.WriteTimeout}, {"idle-timeout", o.IdleTimeout}, {"grace", o.Grace}} {
 		if d.v < 0 {
-			return fmt.Errorf("invalid value %q for flag -%s: must not be negative", d.v, d.name)
+			return fmt.Errorf("invalid value %q for %s: must not be negative", d.v, source(d.name))
 		}
 	}
 	return nil

@@ -196,9 +196,6 @@ var errTooLarge = fmt.Errorf("demo: %w", bufpool.ErrTooLarge)
 func (b *plainBuffer) ReadFromLimit(r io.Reader, limit int64) (int64, error) {
 	start := len(b.b)
 	for {
-		if int64(len(b.b)-start) > limit {
-			return int64(len(b.b) - start), errTooLarge
-		}
 		if len(b.b) == cap(b.b) {
 			b.b = append(b.b, 0)[:len(b.b)]
 		}
@@ -208,6 +205,11 @@ func (b *plainBuffer) ReadFromLimit(r io.Reader, limit int64) (int64, error) {
 		}
 		n, err := r.Read(free)
 		b.b = b.b[:len(b.b)+n]
+		// Checked before io.EOF: the byte beyond the limit may arrive
+		// together with the end of the data.
+		if int64(len(b.b)-start) > limit {
+			return int64(len(b.b) - start), errTooLarge
+		}
 		if errors.Is(err, io.EOF) {
 			return int64(len(b.b) - start), nil
 		}

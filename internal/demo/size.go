@@ -16,7 +16,7 @@ type Size int64
 
 var units = []struct {
 	suffix string
-	mult   float64
+	mult   int64
 }{
 	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
 	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12},
@@ -28,7 +28,7 @@ var units = []struct {
 // of a byte and counts beyond an int64 are errors.
 func ParseSize(s string) (Size, error) {
 	t := strings.TrimSpace(s)
-	mult := 1.0
+	mult := int64(1)
 	lower := strings.ToLower(t)
 	for _, u := range units {
 		if strings.HasSuffix(lower, u.suffix) {
@@ -43,19 +43,22 @@ func ParseSize(s string) (Size, error) {
 		if n < 0 {
 			return 0, fmt.Errorf("size %q is negative", s)
 		}
-		if float64(n)*mult >= math.MaxInt64 {
+		if n > math.MaxInt64/mult {
 			return 0, fmt.Errorf("size %q is too large", s)
 		}
-		if mult == 1 {
-			return Size(n), nil
-		}
-		return Size(float64(n) * mult), nil
+		return Size(n * mult), nil
 	}
 	f, err := strconv.ParseFloat(t, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, fmt.Errorf("size %q is not a number of bytes with an optional unit (B, KiB, MiB, GiB, KB, MB, GB)", s)
 	}
-	v := f * mult
+	v := f * float64(mult)
+	// f carries the rounding of the decimal it was parsed from: 1.001KB
+	// is 1000.9999999999999 bytes. A product within a few units in the
+	// last place of a whole number is that number.
+	if r := math.Round(v); math.Abs(v-r) <= 4*(math.Nextafter(r, math.Inf(1))-r) {
+		v = r
+	}
 	switch {
 	case v < 0:
 		return 0, fmt.Errorf("size %q is negative", s)
