@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/bodypool/bodypool/metrics"
@@ -29,6 +30,8 @@ type App struct {
 	Echo *echo.Echo
 	opts Options
 	pool *pool // nil in mode off
+
+	inflight sync.WaitGroup // handlers running
 }
 
 // NewApp builds the application for o.
@@ -40,6 +43,13 @@ func NewApp(o Options) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			a.inflight.Add(1)
+			defer a.inflight.Done()
+			return next(c)
+		}
+	})
 	e.Use(echomw.Recover())
 	if o.LogRequests {
 		e.Use(echomw.RequestLoggerWithConfig(echomw.RequestLoggerConfig{
@@ -101,7 +111,15 @@ func budgetWait(d time.Duration) time.Duration {
 }
 
 // CheckLeaks reports buffers never released, in the sized mode with -track.
-func (a *App) CheckLeaks() error {
+// It first waits, at most wait, for handlers still running (those a
+// server cut off at the end of its grace period) to return theirs.
+func (a *App) CheckLeaks(wait time.Duration) error {
+	done := make(chan struct{})
+	go func() { a.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(wait):
+	}
 	if a.pool == nil || a.pool.sized == nil {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCompareIDs(t *testing.T) {
@@ -72,7 +73,7 @@ func newTestApp(t *testing.T, mode string) *App {
 		t.Fatalf("NewApp(%+v): %v", o, err)
 	}
 	t.Cleanup(func() {
-		if err := a.CheckLeaks(); err != nil {
+		if err := a.CheckLeaks(time.Second); err != nil {
 			t.Error(err)
 		}
 	})

@@ -61,5 +61,5 @@ func Run(ctx context.Context, o Options, log io.Writer) error {
 	if err != nil {
 		fmt.Fprintf(log, "demo-server: %v\n", err)
 	}
-	return app.CheckLeaks()
+	return app.CheckLeaks(5 * time.Second)
 }
