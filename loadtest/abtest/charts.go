@@ -1,0 +1,109 @@
+package abtest
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/bodypool/bodypool/loadtest/internal/svgchart"
+)
+
+// modeColors gives every mode the same color in every chart.
+var modeColors = map[string]string{
+	"off":        "#8c8c8c",
+	"none":       "#c7b38a",
+	"syncpool":   "#e3823b",
+	"calibrated": "#8e6cc0",
+	"sized":      "#2f78c4",
+}
+
+// NamedChart is a chart and the file name it is written to.
+type NamedChart struct {
+	File  string // e.g. ratio-alloc.svg
+	Chart svgchart.Chart
+}
+
+// Charts returns two charts per metric: the median absolute figures of each
+// mode per workload (each workload on its own scale), and the ratios to the
+// baseline on one scale, with the target where there is one.
+func Charts(res *Results, s *Summary) []NamedChart {
+	var out []NamedChart
+	rounds := fmt.Sprintf("median of %s, whiskers min–max", plural(res.Meta.Rounds, "round"))
+	if res.Meta.Rounds == 1 {
+		rounds = "one round"
+	}
+	better := func(m Metric) string {
+		if m.Higher {
+			return "higher is better"
+		}
+		return "lower is better"
+	}
+	for _, m := range Metrics {
+		abs := svgchart.Chart{
+			Title:    m.Name,
+			Subtitle: fmt.Sprintf("%s; %s; each workload on its own scale", m.Unit, rounds) + "; " + better(m),
+			Unit:     m.Unit,
+			Format:   svgchart.Compact,
+		}
+		ratio := svgchart.Chart{
+			Title:    m.Name + " relative to " + Baseline,
+			Subtitle: fmt.Sprintf("ratio to mode %s in the same round; %s; %s", Baseline, rounds, better(m)),
+			Unit:     "ratio to " + Baseline,
+			Shared:   true,
+			Lines:    []svgchart.Line{{Value: 1, Label: Baseline + " = 1"}},
+			Format:   svgchart.Compact,
+		}
+		for _, t := range Targets {
+			if t.Metric == m.Key && t.Against == Baseline {
+				ratio.Lines = append(ratio.Lines, svgchart.Line{
+					Value: t.Limit,
+					Label: fmt.Sprintf("target %s", map[string]string{"<=": "≤", ">=": "≥"}[t.Op]) + " " + formatRatio(t.Limit),
+					Color: "#c44e52",
+				})
+				break
+			}
+		}
+		for _, mode := range res.Meta.Modes {
+			abs.Series = append(abs.Series, mode)
+			abs.Colors = append(abs.Colors, modeColors[mode])
+			if mode != Baseline {
+				ratio.Series = append(ratio.Series, mode)
+				ratio.Colors = append(ratio.Colors, modeColors[mode])
+			}
+		}
+		for _, ws := range s.Workloads {
+			ap := svgchart.Panel{Title: ws.Workload}
+			rp := svgchart.Panel{Title: ws.Workload}
+			for _, mode := range res.Meta.Modes {
+				ms, ok := modeSummary(ws, mode)
+				ap.Bars = append(ap.Bars, barOf(ms.Figures[m.Key], ok))
+				if mode != Baseline {
+					sp, has := ms.Ratios[m.Key]
+					rp.Bars = append(rp.Bars, barOf(sp, ok && has))
+				}
+			}
+			abs.Panels = append(abs.Panels, ap)
+			ratio.Panels = append(ratio.Panels, rp)
+		}
+		out = append(out, NamedChart{"abs-" + m.Key + ".svg", abs})
+		if len(ratio.Series) > 0 {
+			out = append(out, NamedChart{"ratio-" + m.Key + ".svg", ratio})
+		}
+	}
+	return out
+}
+
+func modeSummary(ws WorkloadSummary, mode string) (ModeSummary, bool) {
+	for _, ms := range ws.Modes {
+		if ms.Mode == mode {
+			return ms, true
+		}
+	}
+	return ModeSummary{}, false
+}
+
+func barOf(s Spread, ok bool) svgchart.Bar {
+	if !ok || s.N == 0 {
+		return svgchart.Bar{Value: math.NaN(), Low: math.NaN(), High: math.NaN()}
+	}
+	return svgchart.Bar{Value: float64(s.Median), Low: float64(s.Min), High: float64(s.Max)}
+}

@@ -1,0 +1,153 @@
+package abtest
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func sampleResults() *Results {
+	res := fixture{
+		workloads: []string{"small", "mixed"},
+		modes:     Modes,
+		rounds:    2,
+		value: func(w, mode string, r int) float64 {
+			return map[string]float64{"off": 100, "none": 120, "syncpool": 60, "calibrated": 50, "sized": 5}[mode] + float64(r)
+		},
+	}.results()
+	res.Meta.Described["small"] = "1 KiB bodies"
+	res.Meta.Described["mixed"] = "60% 1 KiB | the rest"
+	res.Meta.Requests, res.Meta.Concurrency, res.Meta.LoadBefore, res.Meta.LoadAfter = 1000, 8, "3.01 2.00 1.00", "4.00 3.00 2.00"
+	res.Summary = Summarize(res)
+	return res
+}
+
+func TestMarkdown(t *testing.T) {
+	t.Parallel()
+	res := sampleResults()
+	md := Markdown(res, Charts(res, res.Summary))
+	for _, want := range []string{
+		"# bodypool A/B load test",
+		"share one 2-core machine",
+		"absolute numbers",
+		"| workload | target |",
+		"MISSED",               // the throughput target
+		"### mixed: 60% 1 KiB", // the description, with its pipe escaped in tables only
+		"| sized | ",
+		"before: 3.01 2.00 1.00; after: 4.00 3.00 2.00",
+		"(ratio-alloc.svg)",
+		"Ratio to `off` in the same round",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "NaN") || strings.Contains(md, "%!") {
+		t.Errorf("Markdown has a formatting error:\n%s", md)
+	}
+}
+
+func TestHTML(t *testing.T) {
+	t.Parallel()
+	res := sampleResults()
+	charts := Charts(res, res.Summary)
+	page, err := HTML(res, charts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(page)
+	if got := strings.Count(s, "<svg "); got != len(charts) {
+		t.Errorf("%d inline SVGs, want %d", got, len(charts))
+	}
+	if len(charts) != 2*len(Metrics) {
+		t.Errorf("%d charts, want %d", len(charts), 2*len(Metrics))
+	}
+	for _, want := range []string{`class="missed"`, `class="met"`, "share one 2-core machine", "<table>"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"ZgotmplZ", "NaN", "&lt;svg", "<script"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("HTML contains %q", bad)
+		}
+	}
+}
+
+func TestWriteReport(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "new")
+	res := sampleResults()
+	res.Summary = nil // WriteReport summarizes when needed
+	if err := WriteReport(dir, res); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 3 + 2*len(Metrics); len(entries) != want {
+		t.Errorf("%d files, want %d", len(entries), want)
+	}
+}
+
+func TestHeadline(t *testing.T) {
+	t.Parallel()
+	res := sampleResults()
+	if h := headline(res); !strings.Contains(h, "missed: mixed: sized/off throughput ratio ≥ 1.20") || !strings.Contains(h, "not judged") {
+		t.Errorf("headline %q", h)
+	}
+	res.Meta.Interrupted = true
+	if h := headline(res); !strings.Contains(h, "interrupted") {
+		t.Errorf("headline of an interrupted run: %q", h)
+	}
+	empty := &Results{Summary: &Summary{}}
+	if h := headline(empty); !strings.Contains(h, "No target could be judged") {
+		t.Errorf("headline of nothing: %q", h)
+	}
+}
+
+func TestFormatting(t *testing.T) {
+	t.Parallel()
+	nan := math.NaN()
+	tests := []struct {
+		got, want string
+	}{
+		{formatRatio(0.0123), "0.012"},
+		{formatRatio(0.5), "0.50"},
+		{formatRatio(2.345), "2.35"},
+		{formatRatio(12.34), "12.3"},
+		{formatRatio(0), "0"},
+		{formatRatio(nan), "n/a"},
+		{formatSpread(Spread{Min: 0.5, Median: 0.6, Max: 0.7, N: 3}), "0.60 (0.50–0.70)"},
+		{formatSpread(Spread{Min: 0.5, Median: 0.5, Max: 0.5, N: 1}), "0.50"},
+		{formatSpread(Spread{N: 0}), "n/a"},
+		{formatBytes(512), "512 B"},
+		{formatBytes(1536), "1.5 KiB"},
+		{formatBytes(200 << 10), "200 KiB"},
+		{formatBytes(3 << 20), "3.00 MiB"},
+		{formatBytes(64 << 20), "64 MiB"},
+		{formatFigure("throughput", 1234.4), "1234"},
+		{formatFigure("p99", 1.234), "1.23"},
+		{formatFigure("p99", 123.4), "123"},
+		{formatFigure("alloc", 2048), "2.0 KiB"},
+		{formatFigure("peak_rss", 20.04), "20.0"},
+		{formatFigure("gc", nan), "n/a"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+func TestTableMarkdown(t *testing.T) {
+	t.Parallel()
+	tb := table{Header: []string{"a", "b"}, Left: map[int]bool{0: true}, Rows: [][]string{{"x|y", "1"}}}
+	want := "| a | b |\n| --- | ---: |\n| x\\|y | 1 |\n"
+	if got := tb.markdown(); got != want {
+		t.Errorf("markdown:\n%s\nwant:\n%s", got, want)
+	}
+}

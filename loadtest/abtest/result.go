@@ -1,0 +1,106 @@
+package abtest
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Results is everything a harness run recorded: how it ran, and one
+// Measurement per mode, workload and round. It is what results.json holds.
+type Results struct {
+	Meta    Meta          `json:"meta"`
+	Runs    []Measurement `json:"runs"`
+	Summary *Summary      `json:"summary,omitempty"`
+}
+
+// Meta describes the harness run.
+type Meta struct {
+	Command     string    `json:"command"`
+	Started     time.Time `json:"started"`
+	Finished    time.Time `json:"finished"`
+	Interrupted bool      `json:"interrupted,omitempty"`
+	Error       string    `json:"error,omitempty"`
+
+	GoVersion   string `json:"go_version"`
+	OS          string `json:"os"`
+	Arch        string `json:"arch"`
+	CPUs        int    `json:"cpus"`
+	LoadBefore  string `json:"load_average_before"` // 1, 5 and 15 minutes
+	LoadAfter   string `json:"load_average_after"`
+	ServerBuild string `json:"server_build"`
+
+	Requests    int               `json:"requests"`
+	Warmup      int               `json:"warmup_requests"`
+	Concurrency int               `json:"concurrency"`
+	Rounds      int               `json:"rounds"`
+	Seed        uint64            `json:"seed"`
+	Modes       []string          `json:"modes"`
+	Workloads   []string          `json:"workloads"`
+	Described   map[string]string `json:"workload_descriptions"`
+	ServerArgs  []string          `json:"server_args"`
+}
+
+// Measurement holds the figures of one server process under one workload.
+type Measurement struct {
+	Mode     string    `json:"mode"`
+	Workload string    `json:"workload"`
+	Round    int       `json:"round"`
+	Started  time.Time `json:"started"`
+	PID      int       `json:"server_pid"`
+
+	Requests     int    `json:"requests"`
+	BodyBytes    int64  `json:"body_bytes"`
+	Errors       int    `json:"errors"`
+	WarmupErrors int    `json:"warmup_errors"`
+	FirstError   string `json:"first_error,omitempty"`
+
+	Seconds    float64 `json:"seconds"`
+	Throughput float64 `json:"throughput_rps"`
+	Latency    Latency `json:"latency"`
+
+	// Server figures from /metrics, as differences over the measured
+	// requests. AllocBytes has the cost of one scrape taken off.
+	AllocBytes       float64 `json:"alloc_bytes"`
+	ScrapeAllocBytes float64 `json:"scrape_alloc_bytes"`
+	AllocPerRequest  float64 `json:"alloc_bytes_per_request"`
+	GCCycles         float64 `json:"gc_cycles"`
+	GCPer1000        float64 `json:"gc_cycles_per_1000_requests"`
+	CPUSeconds       float64 `json:"cpu_seconds"`
+	CPUPerRequestUs  float64 `json:"cpu_us_per_request"`
+	PoolGets         float64 `json:"pool_gets,omitempty"`
+	PoolHits         float64 `json:"pool_hits,omitempty"`
+
+	// Memory of the server process from /proc just before it stopped.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	RSSBytes     int64 `json:"rss_bytes"`
+
+	ClientAllocPerRequest float64 `json:"client_alloc_bytes_per_request"`
+}
+
+// Figure is a float64 that encodes NaN and infinities as JSON null.
+type Figure float64
+
+// MarshalJSON implements json.Marshaler.
+func (f Figure) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler; null is NaN.
+func (f *Figure) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = Figure(math.NaN())
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*f = Figure(v)
+	return nil
+}

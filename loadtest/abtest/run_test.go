@@ -1,0 +1,196 @@
+package abtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func fakeConfig(t *testing.T, env ...string) Config {
+	t.Helper()
+	ws, err := LookupWorkloads("small,mixed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{
+		ServerBin:   os.Args[0],
+		ServerEnv:   append([]string{"ABTEST_FAKE_SERVER=1"}, env...),
+		Modes:       []string{"off", "sized"},
+		Workloads:   ws,
+		Requests:    40,
+		Warmup:      5,
+		Concurrency: 4,
+		Rounds:      2,
+		RunTimeout:  time.Minute,
+	}
+}
+
+// gone reports whether process pid has exited and been reaped.
+func gone(pid int) bool {
+	_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid)))
+	return errors.Is(err, os.ErrNotExist)
+}
+
+func TestRunAgainstFakeServer(t *testing.T) {
+	t.Parallel()
+	var progress strings.Builder
+	cfg := fakeConfig(t)
+	cfg.Progress = &progress
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(res.Runs), 2*2*2; got != want {
+		t.Fatalf("%d runs, want %d", got, want)
+	}
+	for _, r := range res.Runs {
+		name := r.Workload + "/" + r.Mode
+		if r.Errors+r.WarmupErrors != 0 {
+			t.Errorf("%s: %d errors: %s", name, r.Errors+r.WarmupErrors, r.FirstError)
+		}
+		if r.Throughput <= 0 || r.Latency.P50 <= 0 || r.Latency.P999 < r.Latency.P50 {
+			t.Errorf("%s: implausible throughput or latency: %v, %+v", name, r.Throughput, r.Latency)
+		}
+		if r.AllocPerRequest <= 0 || r.PeakRSSBytes <= 0 {
+			t.Errorf("%s: no server figures: alloc %v, peak RSS %v", name, r.AllocPerRequest, r.PeakRSSBytes)
+		}
+		if r.Mode == "sized" && r.PoolGets != float64(r.Requests) {
+			t.Errorf("%s: pool gets %v, want %d (the scrapes bracket the measured requests)", name, r.PoolGets, r.Requests)
+		}
+		if !gone(r.PID) {
+			t.Errorf("%s: server process %d is still there", name, r.PID)
+		}
+	}
+	if n := strings.Count(progress.String(), "\n"); n != len(res.Runs) {
+		t.Errorf("%d progress lines, want %d:\n%s", n, len(res.Runs), progress.String())
+	}
+	if res.Meta.LoadBefore == "" || res.Meta.Finished.Before(res.Meta.Started) {
+		t.Errorf("meta incomplete: %+v", res.Meta)
+	}
+
+	dir := t.TempDir()
+	if err := WriteReport(dir, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"results.json", "report.md", "report.html", "abs-alloc.svg", "ratio-throughput.svg"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	var back Results
+	b, _ := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err := json.Unmarshal(b, &back); err != nil || len(back.Runs) != len(res.Runs) {
+		t.Errorf("results.json does not read back: %v", err)
+	}
+}
+
+func TestRunCountsCorruptEchoes(t *testing.T) {
+	t.Parallel()
+	cfg := fakeConfig(t, "ABTEST_FAKE_CORRUPT=1")
+	cfg.Modes, cfg.Rounds = []string{"sized"}, 1
+	ws, _ := LookupWorkloads("small")
+	cfg.Workloads = ws
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Runs[0]
+	if r.Errors != cfg.Requests || r.WarmupErrors != cfg.Warmup {
+		t.Errorf("errors %d and %d in warm-up, want %d and %d", r.Errors, r.WarmupErrors, cfg.Requests, cfg.Warmup)
+	}
+	if !strings.Contains(r.FirstError, "checksum") {
+		t.Errorf("first error %q does not name the checksum", r.FirstError)
+	}
+}
+
+func TestRunInterrupted(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := Run(ctx, fakeConfig(t))
+	if err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	if !res.Meta.Interrupted || len(res.Runs) != 0 {
+		t.Errorf("interrupted = %t with %d runs; want true with none", res.Meta.Interrupted, len(res.Runs))
+	}
+}
+
+func TestRunServerThatCannotStart(t *testing.T) {
+	t.Parallel()
+	cfg := fakeConfig(t)
+	cfg.ServerBin = "/bin/false"
+	res, err := Run(context.Background(), cfg)
+	if err == nil || res.Meta.Error == "" {
+		t.Errorf("err = %v, Meta.Error = %q; want both set", err, res.Meta.Error)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	ok := fakeConfig(t)
+	tests := []struct {
+		name   string
+		change func(*Config)
+	}{
+		{"no modes", func(c *Config) { c.Modes = nil }},
+		{"unknown mode", func(c *Config) { c.Modes = []string{"off", "fast"} }},
+		{"no workloads", func(c *Config) { c.Workloads = nil }},
+		{"zero requests", func(c *Config) { c.Requests = 0 }},
+		{"zero concurrency", func(c *Config) { c.Concurrency = 0 }},
+		{"huge concurrency", func(c *Config) { c.Concurrency = 5000 }},
+		{"zero rounds", func(c *Config) { c.Rounds = 0 }},
+		{"negative warm-up", func(c *Config) { c.Warmup = -1 }},
+		{"no server", func(c *Config) { c.ServerBin = "" }},
+	}
+	if err := ok.validate(); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok
+			tt.change(&c)
+			if _, err := Run(context.Background(), c); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
+
+func TestCheckLoopback(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.0.0.2:1", true},
+		{"[::1]:80", true},
+		{"10.0.0.1:80", false},
+		{"192.168.1.1:80", false},
+		{"8.8.8.8:53", false},
+		{"example.com:80", false},
+		{"localhost:80", false}, // the server announces an IP; names are not resolved
+		{"127.0.0.1", false},
+	}
+	for _, tt := range tests {
+		if err := checkLoopback(tt.addr); (err == nil) != tt.ok {
+			t.Errorf("checkLoopback(%q) = %v, want ok %t", tt.addr, err, tt.ok)
+		}
+	}
+}
+
+func TestTransportRefusesOtherAddresses(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(1, 0)
+	_, err := tr.DialContext(context.Background(), "tcp", "10.1.2.3:80")
+	if !errors.Is(err, errNotLoopback) {
+		t.Errorf("dial of 10.1.2.3: err = %v, want errNotLoopback", err)
+	}
+}

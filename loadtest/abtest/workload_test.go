@@ -1,0 +1,87 @@
+package abtest
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestPlan(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		workload string
+		n        int
+		minSize  int
+		maxSize  int
+	}{
+		{"small", 100, KiB, KiB},
+		{"medium", 50, 64 * KiB, 64 * KiB},
+		{"large", 10, MiB, MiB},
+		{"mixed", 2000, KiB, MiB},
+	}
+	for _, tt := range tests {
+		t.Run(tt.workload, func(t *testing.T) {
+			t.Parallel()
+			ws, err := LookupWorkloads(tt.workload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := NewPlan(ws[0], tt.n, 42)
+			if len(p.Items) != tt.n {
+				t.Fatalf("%d items, want %d", len(p.Items), tt.n)
+			}
+			for i, it := range p.Items {
+				if it.Size < tt.minSize || it.Size > tt.maxSize {
+					t.Fatalf("item %d has size %d, outside [%d, %d]", i, it.Size, tt.minSize, tt.maxSize)
+				}
+				if got := Checksum(p.Body(i)); got != it.CRC {
+					t.Fatalf("item %d: checksum %08x, want %08x", i, it.CRC, got)
+				}
+			}
+			again := NewPlan(ws[0], tt.n, 42)
+			if !slices.Equal(p.Items, again.Items) || !slices.Equal(p.Data, again.Data) {
+				t.Error("two plans from one seed differ")
+			}
+		})
+	}
+}
+
+func TestMixedDistribution(t *testing.T) {
+	t.Parallel()
+	ws, _ := LookupWorkloads("mixed")
+	p := NewPlan(ws[0], 20000, 1)
+	var small, mid, quarter, huge int
+	for _, it := range p.Items {
+		switch {
+		case it.Size == KiB:
+			small++
+		case it.Size >= 16*KiB && it.Size <= 64*KiB:
+			mid++
+		case it.Size == 256*KiB:
+			quarter++
+		case it.Size == MiB:
+			huge++
+		default:
+			t.Fatalf("size %d is in no bucket", it.Size)
+		}
+	}
+	// Shares within two points of 60/25/12/3 %.
+	for _, c := range []struct {
+		name       string
+		got, wantP int
+	}{{"1KiB", small, 60}, {"16-64KiB", mid, 25}, {"256KiB", quarter, 12}, {"1MiB", huge, 3}} {
+		if share := c.got * 100 / len(p.Items); share < c.wantP-2 || share > c.wantP+2 {
+			t.Errorf("%s: %d%% of requests, want about %d%%", c.name, share, c.wantP)
+		}
+	}
+}
+
+func TestLookupWorkloads(t *testing.T) {
+	t.Parallel()
+	ws, err := LookupWorkloads("mixed, small")
+	if err != nil || len(ws) != 2 || ws[0].Name != "mixed" || ws[1].Name != "small" {
+		t.Errorf("LookupWorkloads = %v, %v", ws, err)
+	}
+	if _, err := LookupWorkloads("small,huge"); err == nil {
+		t.Error("an unknown workload was accepted")
+	}
+}

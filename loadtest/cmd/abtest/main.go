@@ -1,0 +1,207 @@
+// Command abtest compares the bodypool demo server's pool modes under a
+// bounded load on 127.0.0.1 and writes results.json, report.md,
+// report.html and SVG charts into -out.
+//
+// For every round, workload and mode it starts a fresh demo-server process,
+// sends -warmup and then -requests POST /echo requests from -concurrency
+// keep-alive connections, checks every echo, and records throughput,
+// latency, the server's allocation, GC cycles, CPU time and peak RSS. It
+// builds cmd/demo-server itself unless -server names a binary.
+//
+// Usage, from the loadtest folder:
+//
+//	go run ./cmd/abtest -quick                  # smoke run, under a minute
+//	go run ./cmd/abtest -out results            # full run, a few minutes
+//	go run ./cmd/abtest -modes off,sized -workloads mixed -rounds 5
+//	go run ./cmd/abtest -from results/results.json -out results  # report again
+//
+// The exit status is 0 when every request succeeded, 1 when any failed or
+// the run could not be done, 2 on bad flags, 3 with -strict when a target
+// was missed, and 130 when interrupted (the partial report is written).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bodypool/bodypool/loadtest/abtest"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("abtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		requests    = fs.Int("requests", 2000, "measured requests per run")
+		warmup      = fs.Int("warmup", 200, "requests before measuring, per run (not counted)")
+		concurrency = fs.Int("concurrency", 8, "requests in flight (keep-alive connections)")
+		rounds      = fs.Int("rounds", 3, "rounds; each runs every workload and mode")
+		workloads   = fs.String("workloads", "small,medium,large,mixed", "comma-separated workloads: small, medium, large, mixed")
+		modes       = fs.String("modes", strings.Join(abtest.Modes, ","), "comma-separated pool modes ("+abtest.Baseline+" is the baseline of the ratios)")
+		out         = fs.String("out", "out", "folder for results.json, report.md, report.html and the charts")
+		quick       = fs.Bool("quick", false, "smoke run: 300 requests, 50 warm-up, 1 round, workloads small and mixed (explicit flags win)")
+		server      = fs.String("server", "", "demo-server binary (default: build cmd/demo-server of -repo)")
+		repo        = fs.String("repo", "", "bodypool checkout to build the server from (default: found above the working folder)")
+		maxBody     = fs.String("max-body", "", "demo-server -max-body (default: the server's)")
+		maxBuffered = fs.String("max-buffered", "", "demo-server -max-buffered (default: the server's)")
+		seed        = fs.Uint64("seed", 1, "seed of the request sizes and bodies")
+		runTimeout  = fs.Duration("run-timeout", 5*time.Minute, "limit for one run (server start, warm-up, load, stop)")
+		strict      = fs.Bool("strict", false, "exit 3 when a target is missed")
+		from        = fs.String("from", "", "write the report of a results.json of an earlier run into -out, without running")
+	)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "abtest: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range map[string]string{"requests": "300", "warmup": "50", "rounds": "1", "workloads": "small,mixed"} {
+			if !set[name] {
+				_ = fs.Set(name, v) // constant, valid values
+			}
+		}
+	}
+	if *from != "" {
+		return rewrite(*from, *out, stderr)
+	}
+	ws, err := abtest.LookupWorkloads(*workloads)
+	if err != nil {
+		fmt.Fprintf(stderr, "abtest: -workloads: %v\n", err)
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C ends the harness at once; its servers die with it
+	}()
+
+	cfg := abtest.Config{
+		ServerBin:   *server,
+		Modes:       splitList(*modes),
+		Workloads:   ws,
+		Requests:    *requests,
+		Warmup:      *warmup,
+		Concurrency: *concurrency,
+		Rounds:      *rounds,
+		Seed:        *seed,
+		RunTimeout:  *runTimeout,
+		Progress:    stderr,
+	}
+	if *maxBody != "" {
+		cfg.ServerArgs = append(cfg.ServerArgs, "-max-body", *maxBody)
+	}
+	if *maxBuffered != "" {
+		cfg.ServerArgs = append(cfg.ServerArgs, "-max-buffered", *maxBuffered)
+	}
+	build := "the binary " + *server
+	if *server == "" {
+		root := *repo
+		if root == "" {
+			if root, err = abtest.FindRepo("."); err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+		}
+		tmp, err := os.MkdirTemp("", "abtest-")
+		if err != nil {
+			fmt.Fprintf(stderr, "abtest: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		fmt.Fprintf(stderr, "building cmd/demo-server in %s\n", root)
+		if cfg.ServerBin, build, err = abtest.BuildServer(ctx, root, tmp); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+
+	fmt.Fprintf(stderr, "%d runs: %d rounds × %d workloads × %d modes, %d requests each (+%d warm-up), concurrency %d; load average %s\n",
+		*rounds*len(ws)*len(cfg.Modes), *rounds, len(ws), len(cfg.Modes), *requests, *warmup, *concurrency, abtest.LoadAverage())
+	res, runErr := abtest.Run(ctx, cfg)
+	if res == nil { // the configuration was refused
+		fmt.Fprintln(stderr, runErr)
+		return 2
+	}
+	res.Meta.Command = "abtest " + strings.Join(args, " ")
+	res.Meta.ServerBuild = build
+	if err := abtest.WriteReport(*out, res); err != nil {
+		fmt.Fprintf(stderr, "abtest: writing the report: %v\n", err)
+		return 1
+	}
+	s := res.Summary
+	fmt.Fprintf(stderr, "load average after: %s\nwrote %s/report.md, report.html, results.json and %d charts\n",
+		res.Meta.LoadAfter, *out, 2*len(abtest.Metrics))
+	fmt.Fprintf(stderr, "targets met: %d of %d judged\n", s.Met, s.Judged)
+	for _, v := range s.Verdicts {
+		fmt.Fprintf(stderr, "  %-6s %-7s %s: ratio %.3g %s\n", v.Status, v.Target.Workload, v.Target, float64(v.Ratio.Median), v.Note)
+	}
+
+	failed := 0
+	for _, r := range res.Runs {
+		failed += r.Errors + r.WarmupErrors
+	}
+	switch {
+	case res.Meta.Interrupted || errors.Is(runErr, context.Canceled):
+		fmt.Fprintln(stderr, "abtest: interrupted; the report holds the runs done so far")
+		return 130
+	case runErr != nil:
+		fmt.Fprintln(stderr, runErr)
+		return 1
+	case failed > 0:
+		fmt.Fprintf(stderr, "abtest: %d requests failed\n", failed)
+		return 1
+	case *strict && s.Met < s.Judged:
+		return 3
+	}
+	return 0
+}
+
+// rewrite writes the report of the results in file into dir: the analysis
+// and the report of the current code over figures already measured.
+func rewrite(file, dir string, stderr io.Writer) int {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "abtest: %v\n", err)
+		return 1
+	}
+	var res abtest.Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		fmt.Fprintf(stderr, "abtest: %s: %v\n", file, err)
+		return 1
+	}
+	res.Summary = nil
+	if err := abtest.WriteReport(dir, &res); err != nil {
+		fmt.Fprintf(stderr, "abtest: writing the report: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "wrote the report of %s into %s\n", file, dir)
+	return 0
+}
+
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,18 @@
+module github.com/bodypool/bodypool/loadtest
+
+go 1.26.0
+
+replace github.com/bodypool/bodypool => ../
+
+require (
+	github.com/bodypool/bodypool v0.0.0-00010101000000-000000000000
+	github.com/bytedance/gopkg v0.1.4
+	github.com/gobwas/pool v0.2.1
+	github.com/libp2p/go-buffer-pool v0.1.0
+	github.com/oxtoacart/bpool v0.0.0-20190530202638-03653db5a59c
+	github.com/valyala/bytebufferpool v1.0.0
+	github.com/vmihailenco/bufpool v0.1.11
+	google.golang.org/grpc v1.85.0
+)
+
+require golang.org/x/sys v0.48.0 // indirect
