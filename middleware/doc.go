@@ -38,7 +38,8 @@
 //
 // Responses. What the handler writes is buffered up to
 // MaxBufferedResponse and sent with a Content-Length in one write when the
-// handler returns. Beyond the threshold, or on Flush, the response
+// handler returns; a handler that sets Content-Length itself before writing
+// is not buffered, as the length is known. Beyond the threshold, or on Flush, the response
 // streams. Hijack, Push, 1xx responses and http.ResponseController (via
 // Unwrap) pass through. If the handler panics, nothing buffered is sent,
 // all memory returns to the pool, and the panic continues to the

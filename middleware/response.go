@@ -14,7 +14,9 @@ import (
 
 // responseWriter buffers a handler's response in pooled memory up to
 // MaxBufferedResponse, so that it goes out with a Content-Length in one
-// write, and streams past it. Flush switches to streaming at once, Hijack
+// write, and streams past it. A response whose handler set Content-Length
+// before writing is not buffered: the length is known, and the server's
+// own write buffer coalesces the writes. Flush switches to streaming at once, Hijack
 // passes through, 1xx responses go out immediately, and Unwrap exposes the
 // underlying writer to http.ResponseController.
 //
@@ -91,22 +93,37 @@ func (rw *responseWriter) Write(p []byte) (int, error) {
 // reporting whether it did.
 func (rw *responseWriter) bufferWrite(p []byte) bool {
 	limit := rw.c.MaxBufferedResponse
-	if rw.buf == nil {
-		if len(p) > limit {
-			return false
-		}
-		buf, err := rw.c.Pool.Acquire(noWait, len(p))
-		if err != nil {
-			return false // no room in the budget: stream instead
-		}
-		buf.SizeHint(limit)
-		rw.buf = buf
+	if rw.buf == nil && rw.w.Header().Get("Content-Length") != "" {
+		// The handler knows the length: buffering would only copy.
+		return false
+	}
+	if len(p) > limit || !rw.acquire(len(p)) {
+		return false
 	}
 	if rw.buf.Len()+len(p) > limit {
 		return false
 	}
 	_, err := rw.buf.Write(p)
 	return err == nil
+}
+
+// acquire makes sure there is a response buffer, taking one for n bytes
+// if needed, without waiting for the budget: a response that finds no room
+// streams instead.
+func (rw *responseWriter) acquire(n int) bool {
+	if rw.buf != nil {
+		return true
+	}
+	if n < 0 {
+		return false
+	}
+	buf, err := rw.c.Pool.Acquire(noWait, n)
+	if err != nil {
+		return false
+	}
+	buf.SizeHint(rw.c.MaxBufferedResponse)
+	rw.buf = buf
+	return true
 }
 
 // stream sends the header and whatever is buffered, releases the buffer
@@ -128,42 +145,37 @@ func (rw *responseWriter) stream() {
 }
 
 // ReadFrom buffers from src up to the threshold, then streams the rest
-// with the underlying writer's ReadFrom, if it has one (sendfile).
+// with the underlying writer's ReadFrom, if it has one (sendfile). As with
+// net/http, the header is not committed until src yields a byte.
 func (rw *responseWriter) ReadFrom(src io.Reader) (int64, error) {
 	if rw.hijacked {
 		return 0, http.ErrHijacked
 	}
-	if !rw.wroteHeader {
-		rw.WriteHeader(http.StatusOK)
+	if rw.streaming {
+		m, err := io.Copy(rw.w, src)
+		rw.written += m
+		return m, err
 	}
-	if !bodyAllowed(rw.status) {
-		return 0, http.ErrBodyNotAllowed
+	if (rw.wroteHeader && !bodyAllowed(rw.status)) || !rw.acquire(min(32<<10, rw.c.MaxBufferedResponse)) {
+		// Write chunk by chunk, with exactly Write's rules.
+		return io.Copy(writerOnly{rw}, src)
 	}
-	var n int64
-	if !rw.streaming {
-		if rw.buf == nil {
-			if buf, err := rw.c.Pool.Acquire(noWait, min(32<<10, max(rw.c.MaxBufferedResponse, 0))); err == nil {
-				buf.SizeHint(rw.c.MaxBufferedResponse)
-				rw.buf = buf
-			}
-		}
-		if rw.buf != nil {
-			m, err := rw.buf.ReadFromLimit(src, int64(rw.c.MaxBufferedResponse-rw.buf.Len()))
-			n += m
-			rw.written += m
-			if err == nil {
-				return n, nil
-			}
-			if !errors.Is(err, bufpool.ErrTooLarge) && !errors.Is(err, bufpool.ErrBudgetExceeded) {
-				return n, err
-			}
-		}
-		rw.stream()
+	n, err := rw.buf.ReadFromLimit(src, int64(rw.c.MaxBufferedResponse-rw.buf.Len()))
+	if n > 0 && !rw.wroteHeader {
+		rw.status, rw.wroteHeader = http.StatusOK, true
 	}
+	rw.written += n
+	if err == nil || (!errors.Is(err, bufpool.ErrTooLarge) && !errors.Is(err, bufpool.ErrBudgetExceeded)) {
+		return n, err
+	}
+	rw.stream()
 	m, err := io.Copy(rw.w, src)
 	rw.written += m
 	return n + m, err
 }
+
+// writerOnly hides ReadFrom, so that io.Copy calls Write.
+type writerOnly struct{ io.Writer }
 
 func (rw *responseWriter) Flush() { _ = rw.FlushError() }
 
@@ -205,9 +217,10 @@ func (rw *responseWriter) finish() {
 	case rw.streaming:
 		rw.observe(true)
 		return
-	case !rw.wroteHeader && rw.buf == nil:
+	case !rw.wroteHeader:
 		// Nothing written: leave the response to the server (200, empty)
 		// or to an error handler further out.
+		rw.releaseBuffer()
 		return
 	}
 	var body []byte
@@ -226,6 +239,10 @@ func (rw *responseWriter) finish() {
 	rw.releaseBuffer()
 	rw.observe(false)
 }
+
+// sent reports whether any of the response went out, or the connection
+// was taken over.
+func (rw *responseWriter) sent() bool { return rw.streaming || rw.hijacked }
 
 // abort releases the buffer without sending it: the handler panicked.
 func (rw *responseWriter) abort() { rw.releaseBuffer() }

@@ -144,6 +144,8 @@ func (a *App) echo(c echo.Context) error {
 	if ct == "" {
 		ct = echo.MIMEOctetStream
 	}
+	// The length is known: the response goes out without a second buffer.
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
 	return c.Blob(http.StatusOK, ct, body)
 }
 
