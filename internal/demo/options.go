@@ -33,6 +33,7 @@ type Options struct {
 	MaxBody     Size
 	MaxBuffered Size
 	Budget      Size
+	MaxIdle     Size
 	BudgetWait  time.Duration
 
 	ReadHeaderTimeout time.Duration
@@ -60,6 +61,7 @@ func ParseOptions(args []string, getenv func(string) string, usage io.Writer) (O
 		Pool:              ModeSized,
 		MaxBody:           8 << 20,
 		MaxBuffered:       1 << 20,
+		MaxIdle:           64 << 20,
 		BudgetWait:        100 * time.Millisecond,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -73,6 +75,7 @@ func ParseOptions(args []string, getenv func(string) string, usage io.Writer) (O
 	fs.StringVar(&o.Pool, "pool", o.Pool, "body memory: "+strings.Join([]string{ModeSized, ModeCalibrated, ModeSyncPool, ModeNone, ModeOff}, ", "))
 	fs.Var(&o.MaxBody, "max-body", "request body limit (413 above it), e.g. 8MiB")
 	fs.Var(&o.MaxBuffered, "max-buffered", "responses up to this size are buffered, larger ones stream")
+	fs.Var(&o.MaxIdle, "max-idle", "most memory the pool keeps for reuse (sized mode)")
 	fs.Var(&o.Budget, "budget", "in-use budget of the pool in bytes (sized mode), 0 for none")
 	fs.DurationVar(&o.BudgetWait, "budget-wait", o.BudgetWait, "how long a request waits for the budget before 503")
 	fs.DurationVar(&o.ReadHeaderTimeout, "read-header-timeout", o.ReadHeaderTimeout, "http.Server ReadHeaderTimeout")
@@ -134,6 +137,9 @@ func (o Options) validate(source func(flag string) string) error {
 	case ModeSized, ModeCalibrated, ModeSyncPool, ModeNone, ModeOff:
 	default:
 		return fmt.Errorf("invalid value %q for %s: want one of %s", o.Pool, source("pool"), strings.Join(Modes, ", "))
+	}
+	if o.MaxIdle <= 0 {
+		return fmt.Errorf("invalid value %q for %s: must be positive", o.MaxIdle, source("max-idle"))
 	}
 	if o.MaxBody <= 0 {
 		return fmt.Errorf("invalid value %q for %s: must be positive", o.MaxBody, source("max-body"))

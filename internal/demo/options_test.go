@@ -22,6 +22,7 @@ var defaultOptions = Options{
 	Pool:              ModeSized,
 	MaxBody:           8 << 20,
 	MaxBuffered:       1 << 20,
+	MaxIdle:           64 << 20,
 	BudgetWait:        100 * time.Millisecond,
 	ReadHeaderTimeout: 5 * time.Second,
 	ReadTimeout:       30 * time.Second,
