@@ -43,5 +43,7 @@
 // streams. Hijack, Push, 1xx responses and http.ResponseController (via
 // Unwrap) pass through. If the handler panics, nothing buffered is sent,
 // all memory returns to the pool, and the panic continues to the
-// application's recovery middleware.
+// application's recovery middleware (what already streamed, past the
+// threshold, after a Flush, or with a Content-Length the handler set, has
+// gone out, as without the middleware).
 package middleware

@@ -31,12 +31,25 @@ func EchoWithConfig(cfg Config) echo.MiddlewareFunc {
 			}
 			res := ec.Response()
 			orig := res.Writer
-			defer func() { res.Writer = orig }()
+			committed, status, size := res.Committed, res.Status, res.Size
+			var rw *responseWriter
+			returned := false
+			defer func() {
+				res.Writer = orig
+				if !returned && rw != nil && !rw.sent() {
+					// The handler panicked before anything went out: the
+					// response is not committed, whatever Echo's Response
+					// recorded, so that Recover can still send a 500.
+					res.Committed, res.Status, res.Size = committed, status, size
+				}
+			}()
 			rej := c.serve(orig, ec.Request(), func(w http.ResponseWriter, r *http.Request) {
+				rw = w.(*responseWriter)
 				ec.SetRequest(r)
 				res.Writer = w
 				err = next(ec)
 			})
+			returned = true
 			if rej != nil {
 				c.rejectHeaders(res.Header(), rej)
 				return echo.NewHTTPError(rej.status, rej.msg)

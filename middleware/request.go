@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bodypool/bodypool/bufpool"
+	"github.com/labstack/echo/v4"
 )
 
 // rejection is a refused request: its status, reason and message.
@@ -45,8 +46,9 @@ func (c *config) tooLarge() *rejection {
 }
 
 var (
-	errTruncated = &rejection{http.StatusBadRequest, ReasonTruncated, "request body truncated or malformed"}
-	errBusy      = &rejection{http.StatusServiceUnavailable, ReasonBudget, "server busy: no memory for the request body now, retry later"}
+	errTooLargeOuter = &rejection{http.StatusRequestEntityTooLarge, ReasonTooLarge, "request body too large"}
+	errTruncated     = &rejection{http.StatusBadRequest, ReasonTruncated, "request body truncated or malformed"}
+	errBusy          = &rejection{http.StatusServiceUnavailable, ReasonBudget, "server busy: no memory for the request body now, retry later"}
 )
 
 // acquire takes a buffer for n bytes, waiting at most BudgetWait.
@@ -58,6 +60,16 @@ func (c *config) acquire(ctx context.Context, n int) (Buffer, error) {
 		cancel()
 	}
 	return b, err
+}
+
+// outerLimit reports whether a read error comes from a body limit further
+// out: http.MaxBytesReader, or Echo's BodyLimit, whose reader returns an
+// *echo.HTTPError with status 413. Its targets escape to the heap, so it
+// is called only on error paths.
+func outerLimit(err error) bool {
+	var maxBytes *http.MaxBytesError
+	var he *echo.HTTPError
+	return errors.As(err, &maxBytes) || errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge
 }
 
 // readBody reads r's body into a pooled buffer. The declared length is
@@ -93,7 +105,6 @@ func (c *config) readBody(r *http.Request) (*requestBody, *rejection) {
 	}
 	for {
 		_, err := buf.ReadFromLimit(src, c.MaxRequestBody-int64(buf.Len()))
-		var maxBytes *http.MaxBytesError
 		switch {
 		case err == nil:
 			return &requestBody{buf: buf, b: buf.Bytes(), gz: gz}, nil
@@ -106,9 +117,12 @@ func (c *config) readBody(r *http.Request) (*requestBody, *rejection) {
 			}
 			buf.Release()
 			return nil, errBusy
-		case errors.Is(err, bufpool.ErrTooLarge), errors.As(err, &maxBytes):
+		case errors.Is(err, bufpool.ErrTooLarge):
 			buf.Release()
 			return nil, c.tooLarge()
+		case outerLimit(err):
+			buf.Release()
+			return nil, errTooLargeOuter
 		default:
 			buf.Release()
 			return nil, errTruncated
