@@ -109,7 +109,7 @@ func heapInUse() uint64 {
 func BenchmarkGetRelease(b *testing.B) {
 	for _, w := range workloads {
 		for _, c := range contenders {
-			b.Run(w.name+"/"+c.name, func(b *testing.B) {
+			b.Run(w.name+"/pool="+c.name, func(b *testing.B) {
 				base := heapInUse()
 				step := c.make(w.fixed)
 				b.ReportAllocs()
@@ -131,7 +131,7 @@ func BenchmarkGetRelease(b *testing.B) {
 func BenchmarkGetReleaseParallel(b *testing.B) {
 	for _, w := range workloads {
 		for _, c := range contenders {
-			b.Run(w.name+"/"+c.name, func(b *testing.B) {
+			b.Run(w.name+"/pool="+c.name, func(b *testing.B) {
 				base := heapInUse()
 				step := c.make(w.fixed)
 				var seed atomic.Uint64

@@ -271,7 +271,12 @@ func (p *Pool) drop(b *Buffer, reason int) {
 	s := b.s
 	p.led.add(s.home, int(s.class), reason, 1)
 	s.giveBack()
-	if p.cfg.ZeroOnRelease {
+	// A dropped buffer is released all the same: a use after release must
+	// read poison, or nothing of the body, here too.
+	switch {
+	case p.cfg.Poison:
+		poison(b.B[:cap(b.B)])
+	case p.cfg.ZeroOnRelease:
 		clear(b.B[:cap(b.B)])
 	}
 	s.state = slabGone

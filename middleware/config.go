@@ -67,7 +67,9 @@ type Config struct {
 
 	// Decompress makes the middleware decompress request bodies sent with
 	// Content-Encoding gzip into the pooled buffer. MaxRequestBody then
-	// applies to the decompressed size.
+	// applies to the decompressed size; such a body is refused from its
+	// Content-Length only beyond what gzip's framing can add to
+	// MaxRequestBody bytes (a thousandth, plus 1 KiB).
 	Decompress bool
 
 	// Observer, if set, is told the size of every body and every refusal;

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -77,10 +78,10 @@ func outerLimit(err error) bool {
 // buffer, but memory is taken only as bytes arrive.
 func (c *config) readBody(r *http.Request) (*requestBody, *rejection) {
 	declared := r.ContentLength
-	if declared > c.MaxRequestBody {
+	gz := c.Decompress && isGzip(r.Header.Get("Content-Encoding"))
+	if declared > c.maxDeclared(gz) {
 		return nil, c.tooLarge()
 	}
-	gz := c.Decompress && isGzip(r.Header.Get("Content-Encoding"))
 	initial := c.InitialRequestBuffer
 	if declared >= 0 && declared < int64(initial) && !gz {
 		initial = int(declared)
@@ -128,6 +129,19 @@ func (c *config) readBody(r *http.Request) (*requestBody, *rejection) {
 			return nil, errTruncated
 		}
 	}
+}
+
+// maxDeclared is the largest Content-Length not refused at once. The limit
+// applies to the decompressed size: a gzip body holding MaxRequestBody
+// incompressible bytes is a little larger than that, by the framing of
+// deflate's stored blocks (5 bytes per 64 KiB) and gzip's header and
+// trailer, which this allowance covers many times over.
+func (c *config) maxDeclared(gz bool) int64 {
+	if !gz {
+		return c.MaxRequestBody
+	}
+	extra := c.MaxRequestBody/1024 + 1024
+	return c.MaxRequestBody + min(extra, math.MaxInt64-c.MaxRequestBody)
 }
 
 func (c *config) reserve(ctx context.Context, buf Buffer, n int) error {

@@ -1,0 +1,380 @@
+package reliability
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Bounds of the checks every case ends with.
+const (
+	// settleTimeout bounds the wait for in-use bytes to return to zero and
+	// goroutines to their baseline after a case.
+	settleTimeout = 20 * time.Second
+	// goroutineMargin is how many goroutines above its baseline the server
+	// may keep after a case: connections closing late, a timer.
+	goroutineMargin = 4
+	// stopTimeout bounds the wait for the server to exit after SIGTERM; its
+	// grace period is 10s.
+	stopTimeout = 30 * time.Second
+)
+
+// Metric names, as the server exports them.
+const (
+	inUseBytes   = `bufpool_in_use_bytes{pool="sized"}`
+	idleBytes    = `bufpool_idle_bytes{pool="sized"}`
+	budgetUsed   = `bufpool_budget_used_bytes{pool="sized"}`
+	goroutines   = "go_goroutines"
+	heapInUse    = "go_memstats_heap_inuse_bytes"
+	residentSize = "process_resident_memory_bytes"
+)
+
+// server is a demo server running as a subprocess for one test group.
+type server struct {
+	URL  string // http://127.0.0.1:PORT
+	Addr string // 127.0.0.1:PORT
+	// Client keeps connections alive; settle closes its idle ones.
+	Client *http.Client
+
+	cmd      *exec.Cmd
+	out      *lockedBuffer
+	exited   chan struct{}
+	exitErr  error
+	scraper  *http.Client
+	baseline float64 // go_goroutines after start
+}
+
+// startServer starts the demo server on a free port of 127.0.0.1 with
+// -pool sized -track and the extra flags, and stops it when the test ends,
+// failing the test unless it exits with status 0 (it does not when a
+// buffer was never released).
+func startServer(t *testing.T, extra ...string) *server {
+	t.Helper()
+	args := append([]string{"-addr", "127.0.0.1:0", "-pool", "sized", "-track"}, extra...)
+	s := &server{out: new(lockedBuffer), exited: make(chan struct{})}
+	s.cmd = exec.Command(serverBin, args...)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	// Flags only: no BODYPOOL_ variable of the caller may change the server.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BODYPOOL_") {
+			s.cmd.Env = append(s.cmd.Env, kv)
+		}
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("starting the demo server: %v", err)
+	}
+	go func() {
+		s.exitErr = s.cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() { s.stop(t) })
+
+	listening := regexp.MustCompile(`listening on (http://(127\.0\.0\.1:\d+))`)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if m := listening.FindStringSubmatch(s.out.String()); m != nil {
+			s.URL, s.Addr = m[1], m[2]
+			break
+		}
+		select {
+		case <-s.exited:
+			t.Fatalf("demo server %v exited at start: %v\n%s", args, s.exitErr, s.out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo server %v did not report its address within 30s:\n%s", args, s.out)
+		}
+	}
+	s.Client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}, Timeout: time.Minute}
+	// Scrapes use a connection each, so that they leave nothing behind in
+	// the goroutine count.
+	s.scraper = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	s.baseline = s.metrics(t)[goroutines]
+	t.Logf("demo server %s %s: %v goroutines at start", s.URL, strings.Join(extra, " "), s.baseline)
+	return s
+}
+
+// stop sends SIGTERM and requires exit status 0 within stopTimeout.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	if s.Client != nil {
+		s.Client.CloseIdleConnections()
+		s.scraper.CloseIdleConnections()
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Errorf("SIGTERM to the demo server: %v", err)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(stopTimeout):
+		s.cmd.Process.Kill()
+		<-s.exited
+		t.Errorf("demo server did not exit within %s of SIGTERM:\n%s", stopTimeout, s.out)
+		return
+	}
+	switch {
+	case s.exitErr != nil:
+		t.Errorf("demo server exited with %v (buffers never released?):\n%s", s.exitErr, s.out)
+	case t.Failed():
+		t.Logf("demo server output:\n%s", s.out)
+	}
+}
+
+// metrics scrapes /metrics.
+func (s *server) metrics(t testing.TB) metrics {
+	t.Helper()
+	m, err := s.scrape()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func (s *server) scrape() (metrics, error) {
+	resp, err := s.scraper.Get(s.URL + "/metrics")
+	if err != nil {
+		return nil, fmt.Errorf("scraping /metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scraping /metrics: status %d, %v", resp.StatusCode, err)
+	}
+	return parseMetrics(body), nil
+}
+
+// settle ends every case: the server's in-use bytes return to zero and its
+// goroutines to their baseline within settleTimeout, and /healthz answers.
+func (s *server) settle(t *testing.T) {
+	t.Helper()
+	s.Client.CloseIdleConnections()
+	var m metrics
+	for deadline := time.Now().Add(settleTimeout); ; time.Sleep(50 * time.Millisecond) {
+		m = s.metrics(t)
+		if m[inUseBytes] == 0 && m[goroutines] <= s.baseline+goroutineMargin {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("after %s: %s = %v (want 0), %s = %v (baseline %v + %d)",
+				settleTimeout, inUseBytes, m[inUseBytes], goroutines, m[goroutines], s.baseline, goroutineMargin)
+			break
+		}
+	}
+	s.healthy(t)
+}
+
+// healthy requires /healthz to answer ok.
+func (s *server) healthy(t testing.TB) {
+	t.Helper()
+	resp, err := s.scraper.Get(s.URL + "/healthz")
+	if err != nil {
+		t.Fatalf("/healthz: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
+		t.Fatalf("/healthz: %d %q", resp.StatusCode, body)
+	}
+}
+
+// waitMetric polls /metrics until cond holds for the value of name, and
+// returns the last value.
+func (s *server) waitMetric(t testing.TB, name string, timeout time.Duration, what string, cond func(float64) bool) float64 {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		v := s.metrics(t)[name]
+		if cond(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %v after %s, want %s", name, v, timeout, what)
+		}
+	}
+}
+
+// pid is the server's process id, for /proc.
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+// rss reads the server's resident set from /proc.
+func (s *server) rss(t testing.TB) float64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			if err != nil {
+				t.Fatalf("VmRSS %q: %v", v, err)
+			}
+			return kb * 1024
+		}
+	}
+	t.Fatal("no VmRSS in /proc status")
+	return 0
+}
+
+// dial opens a raw connection to the server, closed when the test ends.
+func (s *server) dial(t testing.TB) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", s.Addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// metrics maps a series, written as in the exposition format
+// (`name{label="v"}`), to its value.
+type metrics map[string]float64
+
+func parseMetrics(text []byte) metrics {
+	m := make(metrics)
+	for line := range strings.SplitSeq(string(text), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			m[line[:i]] = v
+		}
+	}
+	return m
+}
+
+// sum adds up every series of the metric name.
+func (m metrics) sum(name string) float64 {
+	var total float64
+	for k, v := range m {
+		if k == name || strings.HasPrefix(k, name+"{") {
+			total += v
+		}
+	}
+	return total
+}
+
+// lockedBuffer collects the server's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// readResponse reads one response to a request of method from br, with
+// its whole body.
+func readResponse(br *bufio.Reader, method string) (*http.Response, []byte, error) {
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, body, err
+}
+
+// postRaw writes a POST request with the given header lines (without the
+// final blank line) and body on c.
+func postRaw(c net.Conn, path string, header []string, body []byte) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "POST %s HTTP/1.1\r\nHost: bodypool.test\r\n", path)
+	for _, h := range header {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("\r\n")
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		return err
+	}
+	_, err := c.Write(body)
+	return err
+}
+
+// postConcurrently posts body to path on a connection of its own, writing
+// the body while it reads the response, and returns the response even
+// when writing failed. The server may refuse a body before it has all of
+// it and close the connection; http.Client then reports the write error
+// when it comes first, even though the refusal arrived, and on a loaded
+// machine it often does.
+func (s *server) postConcurrently(path string, header []string, body []byte, timeout time.Duration) (*http.Response, []byte, error) {
+	c, err := net.DialTimeout("tcp", s.Addr, timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	wrote := make(chan error, 1)
+	go func() {
+		wrote <- postRaw(c, path, append(header, "Content-Length: "+strconv.Itoa(len(body))), body)
+	}()
+	resp, got, err := readResponse(bufio.NewReader(c), http.MethodPost)
+	c.Close() // ends the write when the server stopped reading
+	werr := <-wrote
+	if err != nil {
+		return nil, nil, fmt.Errorf("no response: %w (writing: %v)", err, werr)
+	}
+	return resp, got, nil
+}
+
+// randomBytes returns n random bytes from a generator with a fresh seed,
+// which it logs so that a failure can be replayed.
+func randomBytes(t testing.TB, n int) []byte {
+	t.Helper()
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], rand.Uint64())
+	t.Logf("random payload seed %x", seed[:8])
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rand.NewChaCha8(seed), b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// logSize picks a size from 1 to max bytes, uniform in its logarithm, so
+// that most sizes are small and every order of magnitude is covered.
+func logSize(f float64, max int) int {
+	return min(max, int(math.Exp(f*math.Log(float64(max)+1))))
+}
+
+// do is s.Client.Do with a deadline, reading the whole body.
+func (s *server) do(t testing.TB, req *http.Request, timeout time.Duration) (*http.Response, []byte, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(req.Context(), timeout)
+	defer cancel()
+	resp, err := s.Client.Do(req.WithContext(ctx))
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, body, err
+}
