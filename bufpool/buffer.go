@@ -34,7 +34,9 @@ type Buffer struct {
 	pool *Pool
 	s    *slab
 
-	probe [16]byte // tells a full buffer's reader at its end from one with more
+	probe      [16]byte // tells a full buffer's reader at its end from one with more
+	pending    uint8    // bytes of probe read but not yet appended
+	pendingErr error    // the error that came with them
 
 	charged  int64 // bytes of the budget held for this buffer
 	floor    int64 // charge kept by Reserve until Release
@@ -89,6 +91,7 @@ func (b *Buffer) settle(p *Pool) {
 		p.budget.release(b.charged)
 	}
 	b.charged, b.floor, b.hint, b.budgeted = 0, 0, 0, false
+	b.pending, b.pendingErr = 0, nil
 }
 
 // SizeHint announces that b is not expected to hold more than n bytes:
@@ -254,6 +257,12 @@ func (b *Buffer) SetString(s string) {
 // ReadFrom appends everything r holds until io.EOF, growing the buffer
 // through the pool. It returns the number of bytes read and the first
 // error other than io.EOF.
+//
+// For a buffer from Acquire whose growth the budget refuses, it returns an
+// error wrapping ErrBudgetExceeded. Up to 16 bytes it had read from r to
+// learn whether the data ended are then kept aside, and the next ReadFrom
+// or ReadFromLimit appends them first: a caller that makes room with
+// Reserve and calls again with the same reader loses nothing.
 func (b *Buffer) ReadFrom(r io.Reader) (int64, error) {
 	return b.readFrom(r, -1)
 }
@@ -279,19 +288,22 @@ func (b *Buffer) readFrom(r io.Reader, limit int64) (int64, error) {
 		stop = start + int(min(limit, maxClassSize)) + 1
 	}
 	for {
-		free := b.B[len(b.B):cap(b.B)]
-		if len(free) == 0 && b.budgeted {
-			// The budget may refuse growth: make room before reading, so
-			// that no byte is taken from r that the buffer cannot keep.
-			need := len(b.B) + minRead
-			if stop >= 0 {
-				need = min(need, stop)
-			}
-			if err := b.growAtMost(need, stop, false); err != nil {
+		if b.pending > 0 {
+			// Bytes probed by an earlier call whose growth the budget
+			// refused: they come first.
+			n := int(b.pending)
+			if err := b.growAtMost(len(b.B)+n, stop, false); err != nil {
 				return int64(len(b.B) - start), err
+			}
+			b.B = append(b.B, b.probe[:n]...)
+			err := b.pendingErr
+			b.pending, b.pendingErr = 0, nil
+			if done, rerr := b.readDone(start, stop, limit, err); done {
+				return int64(len(b.B) - start), rerr
 			}
 			continue
 		}
+		free := b.B[len(b.B):cap(b.B)]
 		if len(free) == 0 {
 			// Full. Before doubling, see whether the data has ended: a body
 			// of exactly the buffer's size must not take twice its memory.
@@ -309,6 +321,8 @@ func (b *Buffer) readFrom(r io.Reader, limit int64) (int64, error) {
 					need = min(need, stop)
 				}
 				if gerr := b.growAtMost(max(need, len(b.B)+n), stop, false); gerr != nil {
+					// Keep what was read for the next call.
+					b.pending, b.pendingErr = uint8(n), err
 					return int64(len(b.B) - start), gerr
 				}
 				b.B = append(b.B, probe[:n]...)
