@@ -20,9 +20,11 @@
 //     ReadFromLimit, Grow), its contents move into a buffer of a larger
 //     class of the same pool and the old memory returns to the pool.
 //     ReadFromLimit reads at most limit+1 bytes and reports ErrTooLarge.
-//   - Safety. A second Release panics instead of sharing memory (always in
-//     Track mode, which gives every Get a fresh handle and records where
-//     each buffer was taken, for CheckLeaks). Poison fills released
+//   - Safety. A second Release panics instead of sharing memory. Without
+//     Track, handles are reused, so a stale handle whose memory was already
+//     handed out again cannot be told from its new owner's; Track mode gives
+//     every Get a fresh handle, catching that too, and records where each
+//     buffer was taken, for CheckLeaks. Poison fills released
 //     buffers with PoisonByte and panics when one was written after
 //     release; ZeroOnRelease wipes them for bodies that carry secrets.
 //     Detach hands a buffer's bytes to the caller for good.
