@@ -797,8 +797,8 @@ func TestBudgetConcurrent(t *testing.T) {
 }
 
 // TestReadFromLimitBudget checks that ReadFromLimit into a buffer from
-// Acquire stops at the budget with its contents intact, keeps aside the
-// few bytes it probed, and continues without loss once there is room.
+// Acquire stops at the budget with its contents intact, reads nothing it
+// cannot keep, and continues without loss once there is room.
 func TestReadFromLimitBudget(t *testing.T) {
 	t.Parallel()
 	p := newPool(t, Config{MaxInUseBytes: 256 << 10})
@@ -816,9 +816,9 @@ func TestReadFromLimitBudget(t *testing.T) {
 	if !errors.Is(err, ErrBudgetExceeded) {
 		t.Fatalf("ReadFromLimit past the budget: %d bytes, %v", n, err)
 	}
-	// Bytes taken from the reader are in the buffer, or kept aside (at
-	// most a probe's worth) for the next call.
-	if aside := cr.n - n; aside < 0 || aside > int64(len(b.probe)) {
+	// Every byte taken from the reader is in the buffer: the budget is
+	// asked before a byte is read that the buffer could not keep.
+	if cr.n != n {
 		t.Errorf("consumed %d bytes from the reader, kept %d", cr.n, n)
 	}
 	if int64(b.Len()) != n || !bytes.Equal(b.B, pattern(int(n))) {

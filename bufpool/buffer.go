@@ -34,9 +34,7 @@ type Buffer struct {
 	pool *Pool
 	s    *slab
 
-	probe      [16]byte // tells a full buffer's reader at its end from one with more
-	pending    uint8    // bytes of probe read but not yet appended
-	pendingErr error    // the error that came with them
+	probe [16]byte // tells a full buffer's reader at its end from one with more
 
 	charged  int64 // bytes of the budget held for this buffer
 	floor    int64 // charge kept by Reserve until Release
@@ -91,7 +89,15 @@ func (b *Buffer) settle(p *Pool) {
 		p.budget.release(b.charged)
 	}
 	b.charged, b.floor, b.hint, b.budgeted = 0, 0, 0, false
-	b.pending, b.pendingErr = 0, nil
+}
+
+// unchargeGrowth gives back what chargeGrowth took for a growth that did
+// not happen.
+func (b *Buffer) unchargeGrowth(n int64) {
+	if n > 0 {
+		b.pool.budget.release(n)
+		b.charged -= n
+	}
 }
 
 // SizeHint announces that b is not expected to hold more than n bytes:
@@ -163,13 +169,7 @@ func (b *Buffer) growAtMost(need, most int, force bool) error {
 	if need <= cap(b.B) {
 		return nil
 	}
-	target := max(need, 2*cap(b.B))
-	if b.hint >= need {
-		target = min(target, b.hint)
-	}
-	if most >= need {
-		target = min(target, most)
-	}
+	target := b.growthTarget(need, most)
 	p := b.pool
 	if p == nil || b.s == nil {
 		mem := make([]byte, len(b.B), target)
@@ -178,20 +178,8 @@ func (b *Buffer) growAtMost(need, most int, force bool) error {
 		return nil
 	}
 	size := p.ClassSize(target)
-	if p.budget != nil {
-		// Both buffers are held while the contents move. The budget is
-		// asked before the memory is taken, so that a refused growth
-		// takes none.
-		if extra := int64(cap(b.B)+size) - b.charged; extra > 0 {
-			if b.budgeted && !force {
-				if !p.budget.try(extra) {
-					return fmt.Errorf("%w: growing a buffer to %d bytes", ErrBudgetExceeded, size)
-				}
-			} else {
-				p.budget.force(extra)
-			}
-			b.charged += extra
-		}
+	if _, err := b.chargeGrowth(size, force); err != nil {
+		return err
 	}
 	nb := p.get(target)
 	if p.budget != nil && cap(nb.B) > size {
@@ -208,6 +196,44 @@ func (b *Buffer) growAtMost(need, most int, force bool) error {
 		}
 	}
 	return nil
+}
+
+// growthTarget is the capacity growing to hold need bytes asks for:
+// double, but no further than Reserve or SizeHint announced, nor than most
+// (when most >= need).
+func (b *Buffer) growthTarget(need, most int) int {
+	target := max(need, 2*cap(b.B))
+	if b.hint >= need {
+		target = min(target, b.hint)
+	}
+	if most >= need {
+		target = min(target, most)
+	}
+	return target
+}
+
+// chargeGrowth takes from the budget what growing to a buffer of size
+// bytes needs, both buffers being held while the contents move, and
+// returns how much it took. The budget is asked before any memory is
+// taken, so that a refused growth takes none.
+func (b *Buffer) chargeGrowth(size int, force bool) (int64, error) {
+	p := b.pool
+	if p == nil || p.budget == nil {
+		return 0, nil
+	}
+	extra := int64(cap(b.B)+size) - b.charged
+	if extra <= 0 {
+		return 0, nil
+	}
+	if b.budgeted && !force {
+		if !p.budget.try(extra) {
+			return 0, fmt.Errorf("%w: growing a buffer to %d bytes", ErrBudgetExceeded, size)
+		}
+	} else {
+		p.budget.force(extra)
+	}
+	b.charged += extra
+	return extra, nil
 }
 
 // Write appends p to the buffer, growing it through the pool. It returns
@@ -259,10 +285,9 @@ func (b *Buffer) SetString(s string) {
 // error other than io.EOF.
 //
 // For a buffer from Acquire whose growth the budget refuses, it returns an
-// error wrapping ErrBudgetExceeded. Up to 16 bytes it had read from r to
-// learn whether the data ended are then kept aside, and the next ReadFrom
-// or ReadFromLimit appends them first: a caller that makes room with
-// Reserve and calls again with the same reader loses nothing.
+// error wrapping ErrBudgetExceeded, having read from r only what the
+// buffer holds: a caller that makes room with Reserve and calls again with
+// the same reader loses nothing.
 func (b *Buffer) ReadFrom(r io.Reader) (int64, error) {
 	return b.readFrom(r, -1)
 }
@@ -288,21 +313,6 @@ func (b *Buffer) readFrom(r io.Reader, limit int64) (int64, error) {
 		stop = start + int(min(limit, maxClassSize)) + 1
 	}
 	for {
-		if b.pending > 0 {
-			// Bytes probed by an earlier call whose growth the budget
-			// refused: they come first.
-			n := int(b.pending)
-			if err := b.growAtMost(len(b.B)+n, stop, false); err != nil {
-				return int64(len(b.B) - start), err
-			}
-			b.B = append(b.B, b.probe[:n]...)
-			err := b.pendingErr
-			b.pending, b.pendingErr = 0, nil
-			if done, rerr := b.readDone(start, stop, limit, err); done {
-				return int64(len(b.B) - start), rerr
-			}
-			continue
-		}
 		free := b.B[len(b.B):cap(b.B)]
 		if len(free) == 0 {
 			// Full. Before doubling, see whether the data has ended: a body
@@ -311,19 +321,29 @@ func (b *Buffer) readFrom(r io.Reader, limit int64) (int64, error) {
 			if stop >= 0 && len(probe) > stop-len(b.B) {
 				probe = probe[:stop-len(b.B)] // never read past limit+1
 			}
+			need := len(b.B) + max(len(probe), minRead)
+			if stop >= 0 {
+				need = min(need, stop)
+			}
+			// A buffer from Acquire takes the budget for the growth first,
+			// so that no byte is read that it could not keep.
+			var charged int64
+			if b.budgeted {
+				c, gerr := b.chargeGrowth(b.pool.ClassSize(b.growthTarget(need, stop)), false)
+				if gerr != nil {
+					return int64(len(b.B) - start), gerr
+				}
+				charged = c
+			}
 			n, err := r.Read(probe)
 			if n < 0 || n > len(probe) {
 				return int64(len(b.B) - start), errInvalidRead
 			}
-			if n > 0 {
-				need := len(b.B) + max(n, minRead)
-				if stop >= 0 {
-					need = min(need, stop)
-				}
-				if gerr := b.growAtMost(max(need, len(b.B)+n), stop, false); gerr != nil {
-					// Keep what was read for the next call.
-					b.pending, b.pendingErr = uint8(n), err
-					return int64(len(b.B) - start), gerr
+			if n == 0 {
+				b.unchargeGrowth(charged)
+			} else {
+				if gerr := b.growAtMost(need, stop, false); gerr != nil {
+					return int64(len(b.B) - start), gerr // not for want of budget: charged above
 				}
 				b.B = append(b.B, probe[:n]...)
 			}

@@ -48,3 +48,26 @@ func TestReadFullBuffer(t *testing.T) {
 		})
 	}
 }
+
+// TestReadFullBudgetedBuffer: a buffer from Acquire that fills exactly
+// finds the end of the data without growing, so a body of a class's size
+// never holds twice its memory under a budget either.
+func TestReadFullBudgetedBuffer(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{MaxInUseBytes: 1 << 20})
+	b, err := p.Acquire(cancelled, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &countingReader{r: bytes.NewReader(bytes.Repeat([]byte("r"), 4096))}
+	if _, err := b.ReadFromLimit(src, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if cap(b.B) != 4096 || src.n != 4096 {
+		t.Errorf("read %d bytes into cap %d, want 4096 into 4096", src.n, cap(b.B))
+	}
+	if st := p.Stats(); st.BudgetUsedBytes != 4096 {
+		t.Errorf("budget used %d, want 4096: the probe's charge must come back", st.BudgetUsedBytes)
+	}
+	b.Release()
+}
