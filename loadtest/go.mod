@@ -12,6 +12,7 @@ require (
 	github.com/oxtoacart/bpool v0.0.0-20190530202638-03653db5a59c
 	github.com/valyala/bytebufferpool v1.0.0
 	github.com/vmihailenco/bufpool v0.1.11
+	go.uber.org/goleak v1.3.0
 	google.golang.org/grpc v1.85.0
 )
 

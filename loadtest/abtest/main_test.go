@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // The test binary doubles as a stand-in for demo-server when
@@ -21,7 +23,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("ABTEST_FAKE_SERVER") == "1" {
 		os.Exit(fakeServer(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // fakeServer speaks enough of demo-server: the listening line, POST /echo,
