@@ -31,13 +31,9 @@ func newPool(o Options) (*pool, error) {
 		}
 		return &pool{buffers: middleware.Pooled(p), stats: p.Stats, sized: p}, nil
 	}
-	// The other modes report through bufpool's classes, so that a dashboard
-	// compares like with like.
-	ref, err := bufpool.New(bufpool.Config{})
-	if err != nil {
-		return nil, err
-	}
-	c := &plainPool{sizes: ref.ClassSizes()}
+	// The other modes report through the classes of bufpool's default
+	// configuration, so that a dashboard compares like with like.
+	c := &plainPool{sizes: bufpool.Default().ClassSizes()}
 	c.counts = make([]classCounts, len(c.sizes)+1)
 	switch o.Pool {
 	case ModeCalibrated:
