@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"math/bits"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -8,10 +9,10 @@ import (
 	"github.com/bodypool/bodypool/bufpool"
 )
 
-// oversizeClass is the class label of the oversize pseudo-class: the
+// oversizeBand is the band and class label of the oversize pseudo-class: the
 // buffers of Gets beyond the pool's MaxSize. Its bound is infinite as that
 // of the last bucket of a histogram is.
-const oversizeClass = "+Inf"
+const oversizeBand = "+Inf"
 
 // The reason labels of bufpool_drops_total, one per field of bufpool.Drops.
 const (
@@ -21,12 +22,27 @@ const (
 	dropDetached  = "detached"
 )
 
+// PoolCollectorConfig configures NewPoolCollectorWithConfig. Its zero value
+// gives the default exposition, the one NewPoolCollector reports.
+type PoolCollectorConfig struct {
+	// PerClass reports one series per size class rather than per size
+	// band: the per-band counters and bufpool_releases_total,
+	// bufpool_evictions_total, bufpool_idle_buffers and
+	// bufpool_drops_total gain the label class. It multiplies the series
+	// of a default pool by about ten (some 600), so it is meant for tuning
+	// a pool's classes on one instance, not for a fleet. Default false.
+	PerClass bool
+}
+
 // poolCollector turns one pool's Stats into const metrics at scrape time.
 type poolCollector struct {
-	stats func() bufpool.Stats
+	stats    func() bufpool.Stats
+	perClass bool
 
-	// Per class: variable label class (and reason for drops).
-	gets, hits, misses, releases, drops, evictions, idleBuffers *prometheus.Desc
+	// Per band (and class with perClass).
+	gets, hits, misses *prometheus.Desc
+	// Per pool (per band and class with perClass; drops also by reason).
+	releases, drops, evictions, idleBuffers *prometheus.Desc
 	// Per pool.
 	oversizeGets, inUseBytes, idleBytes, maxIdleBytes *prometheus.Desc
 	budgetWaits, budgetRejections                     *prometheus.Desc
@@ -36,7 +52,8 @@ type poolCollector struct {
 }
 
 // NewPoolCollector returns a prometheus.Collector for the buffer pool named
-// pool, whose statistics stats returns; pass the pool's Stats method.
+// pool, whose statistics stats returns; pass the pool's Stats method. It is
+// NewPoolCollectorWithConfig with the zero PoolCollectorConfig.
 //
 // Make one collector per pool: the const label pool tells the pools apart,
 // so collectors with different names register side by side on one
@@ -48,13 +65,18 @@ type poolCollector struct {
 // const metrics, so the pool's Get and Release pay nothing for being
 // observed. It reports, with the const label pool:
 //
-//   - counters bufpool_gets_total, bufpool_hits_total, bufpool_misses_total,
-//     bufpool_releases_total and bufpool_evictions_total (idle buffers the
-//     garbage collector reclaimed), and the gauge bufpool_idle_buffers, per
-//     size class: label class is the class size in bytes in decimal, or
-//     "+Inf" for the buffers of Gets beyond MaxSize;
-//   - counter bufpool_drops_total per class and reason: "oversize",
-//     "undersize", "idle_full" or "detached", as in bufpool.Drops;
+//   - counters bufpool_gets_total, bufpool_hits_total and
+//     bufpool_misses_total per size band: label band is a power of two in
+//     decimal, and the band B holds the classes of size in (B/2, B] (the
+//     smallest band also those below), or "+Inf" for the buffers of Gets
+//     beyond MaxSize. A band is a doubling, so the hit ratio of each part of
+//     the size range stays visible while a default pool (512 B to 4 MiB)
+//     has 15 bands rather than 53 classes;
+//   - counters bufpool_releases_total and bufpool_evictions_total (idle
+//     buffers the garbage collector reclaimed), and the gauge
+//     bufpool_idle_buffers, over the whole pool;
+//   - counter bufpool_drops_total by reason: "oversize", "undersize",
+//     "idle_full" or "detached", as in bufpool.Drops;
 //   - counter bufpool_oversize_gets_total, and gauges bufpool_in_use_bytes
 //     and bufpool_idle_bytes (capacity checked out and kept idle, over all
 //     classes) and bufpool_max_idle_bytes (the pool's MaxIdleBytes);
@@ -63,13 +85,29 @@ type poolCollector struct {
 //     gauges bufpool_budget_bytes (MaxInUseBytes), bufpool_budget_used_bytes
 //     and bufpool_budget_waiters.
 //
-// Every class and every drop reason is reported from the first scrape on,
+// Every band and every drop reason is reported from the first scrape on,
 // zero or not, so that rate() and increase() see each series start at zero.
-// With the default pool configuration (53 classes) that is about 550
-// series per pool.
+// A default pool is 58 series, 61 with a budget: at most 80, so that a
+// fleet of hundreds of instances stays cheap to scrape and store.
+// Aggregations that sum over band (sum by (pool)) read the same whatever
+// the configuration, per class or not.
 //
 // NewPoolCollector panics if stats is nil.
 func NewPoolCollector(pool string, stats func() bufpool.Stats) prometheus.Collector {
+	return NewPoolCollectorWithConfig(pool, stats, PoolCollectorConfig{})
+}
+
+// NewPoolCollectorWithConfig is NewPoolCollector configured by cfg. With
+// cfg.PerClass, the series of bufpool_gets_total, bufpool_hits_total,
+// bufpool_misses_total, bufpool_releases_total, bufpool_evictions_total and
+// bufpool_idle_buffers are per size class, with the labels band (as above)
+// and class (the class size in bytes in decimal, or "+Inf"), and those of
+// bufpool_drops_total per class and reason. Gets, hits, misses, releases,
+// drops and evictions count buffers by the class they were taken from, idle
+// buffers by the class they were filed in, as in bufpool.ClassStats.
+//
+// NewPoolCollectorWithConfig panics if stats is nil.
+func NewPoolCollectorWithConfig(pool string, stats func() bufpool.Stats, cfg PoolCollectorConfig) prometheus.Collector {
 	if stats == nil {
 		panic("metrics: NewPoolCollector with a nil stats function")
 	}
@@ -80,16 +118,24 @@ func NewPoolCollector(pool string, stats func() bufpool.Stats) prometheus.Collec
 		descs = append(descs, d)
 		return d
 	}
+	// Labels of the per-band figures, and of those that are per pool unless
+	// per class.
+	banded, pooled := []string{"band"}, []string(nil)
+	if cfg.PerClass {
+		banded = []string{"band", "class"}
+		pooled = banded
+	}
 	c := &poolCollector{
-		stats: stats,
+		stats:    stats,
+		perClass: cfg.PerClass,
 
-		gets:        desc("bufpool_gets_total", "Buffers handed out by the pool, by size class.", "class"),
-		hits:        desc("bufpool_hits_total", "Buffers handed out from idle memory, by size class.", "class"),
-		misses:      desc("bufpool_misses_total", "Buffers handed out from a new allocation, by size class.", "class"),
-		releases:    desc("bufpool_releases_total", "Buffers released and kept idle, by size class taken from.", "class"),
-		drops:       desc("bufpool_drops_total", "Buffers released or detached and not kept, by size class taken from and reason.", "class", "reason"),
-		evictions:   desc("bufpool_evictions_total", "Idle buffers reclaimed by the garbage collector, by size class.", "class"),
-		idleBuffers: desc("bufpool_idle_buffers", "Buffers kept idle, by size class filed in.", "class"),
+		gets:        desc("bufpool_gets_total", "Buffers handed out by the pool, by size band.", banded...),
+		hits:        desc("bufpool_hits_total", "Buffers handed out from idle memory, by size band.", banded...),
+		misses:      desc("bufpool_misses_total", "Buffers handed out from a new allocation, by size band.", banded...),
+		releases:    desc("bufpool_releases_total", "Buffers released and kept idle.", pooled...),
+		drops:       desc("bufpool_drops_total", "Buffers released or detached and not kept, by reason.", append(pooled, "reason")...),
+		evictions:   desc("bufpool_evictions_total", "Idle buffers reclaimed by the garbage collector.", pooled...),
+		idleBuffers: desc("bufpool_idle_buffers", "Buffers kept idle.", pooled...),
 
 		oversizeGets: desc("bufpool_oversize_gets_total", "Gets beyond the largest size class, served by exact allocations never kept."),
 		inUseBytes:   desc("bufpool_in_use_bytes", "Capacity of the buffers checked out of the pool."),
@@ -106,6 +152,16 @@ func NewPoolCollector(pool string, stats func() bufpool.Stats) prometheus.Collec
 	return c
 }
 
+// band returns the band label of a class of size bytes: the smallest power
+// of two at or above size, in decimal, or "+Inf" for size 0, the oversize
+// pseudo-class of bufpool.Stats.
+func band(size int) string {
+	if size <= 0 {
+		return oversizeBand
+	}
+	return strconv.FormatUint(1<<bits.Len(uint(size-1)), 10)
+}
+
 // Describe sends the descriptors of every metric the collector may report.
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.descs {
@@ -117,10 +173,15 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 // metrics.
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.stats()
-	for _, cs := range st.Classes {
-		c.collectClass(ch, strconv.Itoa(cs.Size), &cs)
+	if c.perClass {
+		for _, cs := range st.Classes {
+			c.collectClass(ch, &cs, band(cs.Size), strconv.Itoa(cs.Size))
+		}
+		c.collectClass(ch, &st.Oversize, oversizeBand, oversizeBand)
+	} else {
+		c.collectBands(ch, &st)
+		c.collectPooled(ch, &st.Total)
 	}
-	c.collectClass(ch, oversizeClass, &st.Oversize)
 
 	counter(ch, c.oversizeGets, st.Oversize.Gets)
 	gauge(ch, c.inUseBytes, st.Total.InUseBytes)
@@ -135,17 +196,51 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (c *poolCollector) collectClass(ch chan<- prometheus.Metric, class string, cs *bufpool.ClassStats) {
-	counter(ch, c.gets, cs.Gets, class)
-	counter(ch, c.hits, cs.Hits, class)
-	counter(ch, c.misses, cs.Misses, class)
-	counter(ch, c.releases, cs.Releases, class)
-	counter(ch, c.drops, cs.Drops.Oversize, class, dropOversize)
-	counter(ch, c.drops, cs.Drops.Undersize, class, dropUndersize)
-	counter(ch, c.drops, cs.Drops.IdleFull, class, dropIdleFull)
-	counter(ch, c.drops, cs.Drops.Detached, class, dropDetached)
-	counter(ch, c.evictions, cs.Evicted, class)
-	gauge(ch, c.idleBuffers, cs.Idle, class)
+// collectBands sends gets, hits and misses summed over the classes of each
+// band. Classes come in increasing size, so a band's classes are adjacent.
+func (c *poolCollector) collectBands(ch chan<- prometheus.Metric, st *bufpool.Stats) {
+	var gets, hits, misses uint64
+	for i, cs := range st.Classes {
+		gets, hits, misses = gets+cs.Gets, hits+cs.Hits, misses+cs.Misses
+		b := band(cs.Size)
+		if i+1 < len(st.Classes) && band(st.Classes[i+1].Size) == b {
+			continue
+		}
+		c.collectHits(ch, gets, hits, misses, b)
+		gets, hits, misses = 0, 0, 0
+	}
+	o := &st.Oversize
+	c.collectHits(ch, o.Gets, o.Hits, o.Misses, oversizeBand)
+}
+
+func (c *poolCollector) collectHits(ch chan<- prometheus.Metric, gets, hits, misses uint64, labels ...string) {
+	counter(ch, c.gets, gets, labels...)
+	counter(ch, c.hits, hits, labels...)
+	counter(ch, c.misses, misses, labels...)
+}
+
+// collectPooled sends the releases, drops, evictions and idle buffers of cs
+// (a class, or the pool's total) with the given labels.
+func (c *poolCollector) collectPooled(ch chan<- prometheus.Metric, cs *bufpool.ClassStats, labels ...string) {
+	counter(ch, c.releases, cs.Releases, labels...)
+	for _, d := range []struct {
+		reason string
+		n      uint64
+	}{
+		{dropOversize, cs.Drops.Oversize},
+		{dropUndersize, cs.Drops.Undersize},
+		{dropIdleFull, cs.Drops.IdleFull},
+		{dropDetached, cs.Drops.Detached},
+	} {
+		counter(ch, c.drops, d.n, append(labels[:len(labels):len(labels)], d.reason)...)
+	}
+	counter(ch, c.evictions, cs.Evicted, labels...)
+	gauge(ch, c.idleBuffers, cs.Idle, labels...)
+}
+
+func (c *poolCollector) collectClass(ch chan<- prometheus.Metric, cs *bufpool.ClassStats, band, class string) {
+	c.collectHits(ch, cs.Gets, cs.Hits, cs.Misses, band, class)
+	c.collectPooled(ch, cs, band, class)
 }
 
 func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v uint64, labels ...string) {

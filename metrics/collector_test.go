@@ -21,23 +21,61 @@ import (
 // MaxIdleBytes.
 var tiny = bufpool.Config{MinSize: 1024, MaxSize: 4096, ClassesPerDoubling: 1}
 
-// Series keys of the pool named "p", as samples writes them.
-func perPool(name string) string         { return name + `{pool="p"}` }
-func perClass(name, class string) string { return fmt.Sprintf(`%s{class=%q,pool="p"}`, name, class) }
+// Series keys of the pool named "p", as samples writes them; perClass and
+// dropped are those of a per-class collector.
+func perPool(name string) string { return name + `{pool="p"}` }
+func perClass(name, class string) string {
+	return fmt.Sprintf(`%s{band=%q,class=%q,pool="p"}`, name, bandOf(class), class)
+}
 func dropped(class, reason string) string {
-	return fmt.Sprintf(`bufpool_drops_total{class=%q,pool="p",reason=%q}`, class, reason)
+	return fmt.Sprintf(`bufpool_drops_total{band=%q,class=%q,pool="p",reason=%q}`, bandOf(class), class, reason)
 }
 
-// seriesPerPool is the number of series a collector reports for a pool of
-// n classes: ten per class and the oversize pseudo-class (gets, hits,
-// misses, releases, evictions, idle buffers and four drop reasons), six per
-// pool, and three more with a budget.
-func seriesPerPool(n int, budget bool) int {
+// bandOf returns the band label of a class label: the smallest power of two
+// at or above it, or +Inf for +Inf.
+func bandOf(class string) string {
+	if class == "+Inf" {
+		return class
+	}
+	size, err := strconv.Atoi(class)
+	if err != nil {
+		panic(err)
+	}
+	b := 1
+	for b < size {
+		b *= 2
+	}
+	return strconv.Itoa(b)
+}
+
+// seriesPerClass is the number of series a per-class collector reports for
+// a pool of n classes: ten per class and the oversize pseudo-class (gets,
+// hits, misses, releases, evictions, idle buffers and four drop reasons),
+// six per pool, and three more with a budget.
+func seriesPerClass(n int, budget bool) int {
 	s := 10*(n+1) + 6
 	if budget {
 		s += 3
 	}
 	return s
+}
+
+// seriesPerBand is the number of series a default collector reports for a
+// pool of n bands: three per band and the oversize band (gets, hits,
+// misses), thirteen per pool (releases, evictions, idle buffers, four drop
+// reasons, oversize gets, in-use, idle and max idle bytes, budget waits and
+// rejections), and three more with a budget.
+func seriesPerBand(n int, budget bool) int {
+	s := 3*(n+1) + 13
+	if budget {
+		s += 3
+	}
+	return s
+}
+
+// perClassCollector returns the per-class collector of the pool named name.
+func perClassCollector(name string, stats func() bufpool.Stats) prometheus.Collector {
+	return metrics.NewPoolCollectorWithConfig(name, stats, metrics.PoolCollectorConfig{PerClass: true})
 }
 
 func newPool(t testing.TB, cfg bufpool.Config) *bufpool.Pool {
@@ -236,11 +274,11 @@ func TestPoolCollectorValues(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newPool(t, tt.cfg)
-			reg := newRegistry(t, metrics.NewPoolCollector("p", p.Stats))
+			reg := newRegistry(t, perClassCollector("p", p.Stats))
 			tt.do(t, p, reg)
 			got := samples(t, reg)
 
-			if n, want := len(got), seriesPerPool(3, tt.cfg.MaxInUseBytes > 0); n != want {
+			if n, want := len(got), seriesPerClass(3, tt.cfg.MaxInUseBytes > 0); n != want {
 				t.Errorf("%d series, want %d", n, want)
 			}
 			for key := range tt.want {
@@ -293,8 +331,9 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-// TestPoolCollectorMatchesStats checks, for the default configuration,
-// that every class is reported under its size and agrees with Stats.
+// TestPoolCollectorMatchesStats checks, for the default pool configuration,
+// that a per-class collector reports every class under its size and agrees
+// with Stats.
 func TestPoolCollectorMatchesStats(t *testing.T) {
 	t.Parallel()
 	p := newPool(t, bufpool.Config{})
@@ -304,11 +343,11 @@ func TestPoolCollectorMatchesStats(t *testing.T) {
 		}
 	}
 	_ = p.Get(3000).Detach()
-	c := metrics.NewPoolCollector("p", p.Stats)
+	c := perClassCollector("p", p.Stats)
 	got := samples(t, newRegistry(t, c))
 	st := p.Stats()
 
-	if n, want := testutil.CollectAndCount(c), seriesPerPool(len(st.Classes), false); n != want {
+	if n, want := testutil.CollectAndCount(c), seriesPerClass(len(st.Classes), false); n != want {
 		t.Errorf("CollectAndCount = %d, want %d", n, want)
 	}
 	for _, name := range []string{"bufpool_gets_total", "bufpool_hits_total", "bufpool_misses_total", "bufpool_releases_total", "bufpool_evictions_total", "bufpool_idle_buffers"} {
@@ -351,19 +390,22 @@ func TestPoolCollectorMatchesStats(t *testing.T) {
 
 func TestPoolCollectorLint(t *testing.T) {
 	t.Parallel()
-	for _, cfg := range []bufpool.Config{{}, {MaxInUseBytes: 1 << 20}} {
-		t.Run(fmt.Sprintf("budget=%d", cfg.MaxInUseBytes), func(t *testing.T) {
-			t.Parallel()
-			p := newPool(t, cfg)
-			p.Get(1000).Release()
-			problems, err := testutil.CollectAndLint(metrics.NewPoolCollector("p", p.Stats))
-			if err != nil {
-				t.Fatalf("CollectAndLint: %v", err)
-			}
-			for _, pr := range problems {
-				t.Errorf("lint: %s: %s", pr.Metric, pr.Text)
-			}
-		})
+	for _, perClass := range []bool{false, true} {
+		for _, cfg := range []bufpool.Config{{}, {MaxInUseBytes: 1 << 20}} {
+			t.Run(fmt.Sprintf("perClass=%v/budget=%d", perClass, cfg.MaxInUseBytes), func(t *testing.T) {
+				t.Parallel()
+				p := newPool(t, cfg)
+				p.Get(1000).Release()
+				c := metrics.NewPoolCollectorWithConfig("p", p.Stats, metrics.PoolCollectorConfig{PerClass: perClass})
+				problems, err := testutil.CollectAndLint(c)
+				if err != nil {
+					t.Fatalf("CollectAndLint: %v", err)
+				}
+				for _, pr := range problems {
+					t.Errorf("lint: %s: %s", pr.Metric, pr.Text)
+				}
+			})
+		}
 	}
 }
 
@@ -381,7 +423,7 @@ func TestPoolCollectorRegistration(t *testing.T) {
 	}
 	a.Get(1000).Release()
 	for i, reg := range []*prometheus.Registry{reg1, reg2} {
-		if v := samples(t, reg)[`bufpool_releases_total{class="1024",pool="a"}`]; v != 1 {
+		if v := samples(t, reg)[`bufpool_releases_total{pool="a"}`]; v != 1 {
 			t.Errorf("registry %d: releases = %v, want 1", i+1, v)
 		}
 	}
@@ -396,15 +438,15 @@ func TestPoolCollectorRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GatherAndCount: %v", err)
 	}
-	if want := 2 * seriesPerPool(3, false); n != want {
+	if want := 2 * seriesPerBand(3, false); n != want {
 		t.Errorf("two pools: %d series, want %d", n, want)
 	}
 	got := samples(t, reg1)
-	if got[`bufpool_releases_total{class="1024",pool="a"}`] != 1 || got[`bufpool_releases_total{class="2048",pool="b"}`] != 2 ||
-		got[`bufpool_releases_total{class="2048",pool="a"}`] != 0 || got[`bufpool_releases_total{class="1024",pool="b"}`] != 0 {
-		t.Errorf("two pools mixed up: a/1024 %v, b/2048 %v, a/2048 %v, b/1024 %v",
-			got[`bufpool_releases_total{class="1024",pool="a"}`], got[`bufpool_releases_total{class="2048",pool="b"}`],
-			got[`bufpool_releases_total{class="2048",pool="a"}`], got[`bufpool_releases_total{class="1024",pool="b"}`])
+	if got[`bufpool_releases_total{pool="a"}`] != 1 || got[`bufpool_releases_total{pool="b"}`] != 2 ||
+		got[`bufpool_gets_total{band="2048",pool="a"}`] != 0 || got[`bufpool_gets_total{band="1024",pool="b"}`] != 0 {
+		t.Errorf("two pools mixed up: releases a %v, b %v; gets a/2048 %v, b/1024 %v",
+			got[`bufpool_releases_total{pool="a"}`], got[`bufpool_releases_total{pool="b"}`],
+			got[`bufpool_gets_total{band="2048",pool="a"}`], got[`bufpool_gets_total{band="1024",pool="b"}`])
 	}
 
 	// A second collector for the same pool name is a duplicate.

@@ -19,6 +19,13 @@
 //
 //	obs := metrics.MustNewHTTP(reg) // passed to the middleware as its observer
 //
+// The exposition is sized for fleets: a pool with the default configuration
+// is 58 series (61 with a budget), its hit/miss picture kept per size band
+// (a doubling of sizes) and its drops per reason; the per-class detail is
+// the option PoolCollectorConfig.PerClass, for tuning one instance.
+//
 // All metric names begin with bufpool_; the names and labels documented on
 // NewPoolCollector and HTTP are stable, for dashboards and alerts to rely on.
+// The recording and alerting rules in the repository's dashboard/rules.yml
+// are written against them.
 package metrics

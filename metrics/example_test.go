@@ -48,17 +48,38 @@ func ExampleNewPoolCollector() {
 	pool.Get(9000).Release()    // rounded up to the class of 10240 bytes
 	pool.Get(8 << 20).Release() // beyond MaxSize (4 MiB): never kept
 
-	for _, name := range []string{"bufpool_gets_total", "bufpool_misses_total", "bufpool_releases_total"} {
-		scrape(handler, name, `class="10240"`)
+	// The class of 10240 bytes is in the band of 16384: (8192, 16384].
+	for _, name := range []string{"bufpool_gets_total", "bufpool_misses_total"} {
+		scrape(handler, name, `band="16384"`)
 	}
-	scrape(handler, "bufpool_drops_total", `class="+Inf"`, "oversize")
+	scrape(handler, "bufpool_releases_total")
+	scrape(handler, "bufpool_drops_total", "oversize")
 	scrape(handler, "bufpool_oversize_gets_total")
 	// Output:
-	// bufpool_gets_total{class="10240",pool="uploads"} 1
-	// bufpool_misses_total{class="10240",pool="uploads"} 1
-	// bufpool_releases_total{class="10240",pool="uploads"} 1
-	// bufpool_drops_total{class="+Inf",pool="uploads",reason="oversize"} 1
+	// bufpool_gets_total{band="16384",pool="uploads"} 1
+	// bufpool_misses_total{band="16384",pool="uploads"} 1
+	// bufpool_releases_total{pool="uploads"} 1
+	// bufpool_drops_total{pool="uploads",reason="oversize"} 1
 	// bufpool_oversize_gets_total{pool="uploads"} 1
+}
+
+func ExampleNewPoolCollectorWithConfig() {
+	pool, err := bufpool.New(bufpool.Config{})
+	if err != nil {
+		panic(err)
+	}
+
+	// Per class: about ten times the series, for tuning one instance.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewPoolCollectorWithConfig("uploads", pool.Stats, metrics.PoolCollectorConfig{PerClass: true}))
+	handler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+
+	pool.Get(9000).Release()
+	scrape(handler, "bufpool_gets_total", `class="10240"`)
+	scrape(handler, "bufpool_releases_total", `class="10240"`)
+	// Output:
+	// bufpool_gets_total{band="16384",class="10240",pool="uploads"} 1
+	// bufpool_releases_total{band="16384",class="10240",pool="uploads"} 1
 }
 
 func ExampleNewHTTP() {
