@@ -3,6 +3,7 @@ module github.com/bodypool/bodypool
 go 1.26.0
 
 require (
+	github.com/klauspost/compress v1.20.1
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
