@@ -27,7 +27,43 @@ var Metrics = []Metric{
 	{"gc", "GC cycles per 1,000 requests", "GC/1k req", false, func(m Measurement) float64 { return m.GCPer1000 }},
 	{"peak_rss", "Peak RSS", "MiB", false, func(m Measurement) float64 { return float64(m.PeakRSSBytes) / MiB }},
 	{"cpu", "Server CPU time per request", "µs/req", false, func(m Measurement) float64 { return m.CPUPerRequestUs }},
+	{"rss_5s", "RSS 5 s after the spike", "MiB", false, afterSpike(0, false)},
+	{"heap_5s", "Heap in use 5 s after the spike", "MiB", false, afterSpike(0, true)},
+	{"rss_30s", "RSS 30 s after the spike", "MiB", false, afterSpike(1, false)},
+	{"heap_30s", "Heap in use 30 s after the spike", "MiB", false, afterSpike(1, true)},
 }
+
+// afterSpike returns the figure of the memory sample i after a spike, in
+// MiB: the heap in use or the RSS. It is NaN for a run without a spike,
+// which the analysis leaves out. The metrics are named after the default
+// waits of 5 and 30 s; Meta.SpikeWaits says which ran.
+func afterSpike(i int, heap bool) func(Measurement) float64 {
+	return func(m Measurement) float64 {
+		if m.Spike == nil || len(m.Spike.After) <= i {
+			return math.NaN()
+		}
+		if heap {
+			return m.Spike.After[i].HeapInUseBytes / MiB
+		}
+		return float64(m.Spike.After[i].RSSBytes) / MiB
+	}
+}
+
+// isSpikeMetric reports whether metric key is defined only for spike runs.
+func isSpikeMetric(key string) bool {
+	switch key {
+	case "rss_5s", "heap_5s", "rss_30s", "heap_30s":
+		return true
+	}
+	return false
+}
+
+// BestPeer names, as Target.Against, the better of the Peers in each
+// round: the pool a user would pick instead of bodypool's.
+const BestPeer = "best peer"
+
+// Peers are the pools BestPeer chooses from.
+var Peers = []string{"calibrated", "syncpool"}
 
 // MetricByKey returns the metric with key k; it panics on an unknown key,
 // which only a mistake in this package can produce.
@@ -97,9 +133,11 @@ type ModeSummary struct {
 	Rounds int    `json:"rounds"`
 	Errors int    `json:"errors"` // failed requests, warm-up included
 	// Figures and Ratios are keyed by Metric.Key; Ratios is empty for the
-	// baseline and when the baseline did not run.
-	Figures map[string]Spread `json:"figures"`
-	Ratios  map[string]Spread `json:"ratios_to_baseline"`
+	// baseline and when the baseline did not run. PeerRatios are the
+	// ratios to BestPeer, empty for the baseline and when no peer ran.
+	Figures    map[string]Spread `json:"figures"`
+	Ratios     map[string]Spread `json:"ratios_to_baseline"`
+	PeerRatios map[string]Spread `json:"ratios_to_best_peer,omitempty"`
 	// HitRatio is the median share of pool gets served from idle memory,
 	// NaN in the modes without the middleware.
 	HitRatio    Figure `json:"pool_hit_ratio"`
@@ -117,10 +155,10 @@ func Summarize(res *Results) *Summary {
 			if len(runs) == 0 {
 				continue
 			}
-			ms := ModeSummary{Mode: mode, Rounds: len(runs), Figures: map[string]Spread{}, Ratios: map[string]Spread{}}
+			ms := ModeSummary{Mode: mode, Rounds: len(runs), Figures: map[string]Spread{}, Ratios: map[string]Spread{}, PeerRatios: map[string]Spread{}}
 			var hits, client []float64
 			for _, r := range runs {
-				ms.Errors += r.Errors + r.WarmupErrors
+				ms.Errors += r.Errors + r.WarmupErrors + r.spikeErrors()
 				hits = append(hits, Ratio(r.PoolHits, r.PoolGets))
 				client = append(client, r.ClientAllocPerRequest)
 			}
@@ -135,6 +173,9 @@ func Summarize(res *Results) *Summary {
 				if mode != Baseline {
 					if rs := PairedRatios(res.Runs, w, m, mode, Baseline); len(rs) > 0 {
 						ms.Ratios[m.Key] = SpreadOf(rs)
+					}
+					if rs := PairedRatios(res.Runs, w, m, mode, BestPeer); len(rs) > 0 {
+						ms.PeerRatios[m.Key] = SpreadOf(rs)
 					}
 				}
 			}
@@ -171,22 +212,54 @@ func measurements(runs []Measurement, workload, mode string) []Measurement {
 // PairedRatios returns, for every round in which both ran, metric m of
 // mode divided by that of against in the same round: runs of one round ran
 // close together, so their ratio suffers less from drift of the machine
-// than a ratio of medians would.
+// than a ratio of medians would. Against may be BestPeer: the better
+// figure of the Peers that ran in the round.
 func PairedRatios(runs []Measurement, workload string, m Metric, mode, against string) []float64 {
-	base := map[int]float64{}
-	for _, r := range measurements(runs, workload, against) {
-		base[r.Round] = m.Of(r)
-	}
+	return pairedRatios(runs, workload, m, mode, against, 0)
+}
+
+// pairedRatios is PairedRatios with slack added to the figure compared
+// with: x ÷ (against + slack).
+func pairedRatios(runs []Measurement, workload string, m Metric, mode, against string, slack float64) []float64 {
+	base := baselineByRound(runs, workload, m, against)
 	var out []float64
 	for _, r := range measurements(runs, workload, mode) {
 		if b, ok := base[r.Round]; ok {
-			out = append(out, Ratio(m.Of(r), b))
+			out = append(out, Ratio(m.Of(r), b+slack))
 		}
 	}
 	return out
 }
 
-// Target is a required ratio between two modes' figures.
+// baselineByRound returns metric m of mode against in each round it ran;
+// for BestPeer, the better of the peers' figures in each round (a mode
+// is never its own peer).
+func baselineByRound(runs []Measurement, workload string, m Metric, against string) map[int]float64 {
+	base := map[int]float64{}
+	if against != BestPeer {
+		for _, r := range measurements(runs, workload, against) {
+			base[r.Round] = m.Of(r)
+		}
+		return base
+	}
+	for _, peer := range Peers {
+		for _, r := range measurements(runs, workload, peer) {
+			v := m.Of(r)
+			if math.IsNaN(v) {
+				continue
+			}
+			if b, ok := base[r.Round]; !ok || (m.Higher && v > b) || (!m.Higher && v < b) {
+				base[r.Round] = v
+			}
+		}
+	}
+	return base
+}
+
+// Target is a required ratio between two modes' figures. Against may be
+// BestPeer. With Slack, the ratio is to Against's figure plus Slack (in
+// the metric's unit): "at most off's figure + 64 MiB" is Slack 64 with
+// Op "<=" and Limit 1.
 type Target struct {
 	Workload string  `json:"workload"`
 	Metric   string  `json:"metric"` // a Metric.Key
@@ -194,6 +267,7 @@ type Target struct {
 	Against  string  `json:"against"`
 	Op       string  `json:"op"` // "<=", ">=" or "<"
 	Limit    float64 `json:"limit"`
+	Slack    float64 `json:"slack,omitempty"`
 }
 
 // Holds reports whether ratio meets the target.
@@ -216,6 +290,10 @@ func (t Target) String() string {
 	if t.Op == "<" && t.Limit == 1 {
 		return fmt.Sprintf("%s %s lower than %s (ratio < 1)", t.Mode, name, t.Against)
 	}
+	if t.Slack != 0 && t.Limit == 1 {
+		unit := MetricByKey(t.Metric).Unit
+		return fmt.Sprintf("%s %s %s %s + %g %s", t.Mode, name, op, t.Against, t.Slack, unit)
+	}
 	return fmt.Sprintf("%s/%s %s ratio %s %.2f", t.Mode, t.Against, name, op, t.Limit)
 }
 
@@ -234,19 +312,51 @@ var Targets = func() []Target {
 	var ts []Target
 	for _, w := range []string{"medium", "large", "mixed"} {
 		ts = append(ts,
-			Target{w, "alloc", "sized", "off", "<=", 0.10},
-			Target{w, "gc", "sized", "off", "<=", 0.10},
-			Target{w, "throughput", "sized", "off", ">=", 1.2},
-			Target{w, "p99", "sized", "off", "<=", 1.0},
-			Target{w, "peak_rss", "sized", "off", "<=", 1.0},
+			Target{Workload: w, Metric: "alloc", Mode: "sized", Against: "off", Op: "<=", Limit: 0.10},
+			Target{Workload: w, Metric: "gc", Mode: "sized", Against: "off", Op: "<=", Limit: 0.10},
+			Target{Workload: w, Metric: "throughput", Mode: "sized", Against: "off", Op: ">=", Limit: 1.2},
+			Target{Workload: w, Metric: "p99", Mode: "sized", Against: "off", Op: "<=", Limit: 1.0},
+			Target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: "off", Op: "<=", Limit: 1.0},
 		)
 	}
 	for _, against := range []string{"calibrated", "syncpool"} {
 		ts = append(ts,
-			Target{"mixed", "alloc", "sized", against, "<", 1},
-			Target{"mixed", "peak_rss", "sized", against, "<", 1},
+			Target{Workload: "mixed", Metric: "alloc", Mode: "sized", Against: against, Op: "<", Limit: 1},
+			Target{Workload: "mixed", Metric: "peak_rss", Mode: "sized", Against: against, Op: "<", Limit: 1},
 		)
 	}
+	return append(ts, ScenarioTargets...)
+}()
+
+// MaxIdleMiB is the demo server's default -max-idle, which the S2 target
+// on the heap after a spike allows on top of off's heap.
+const MaxIdleMiB = 64
+
+// ScenarioTargets are the targets of issue 14 on the scenarios S1 to S3.
+// S2's "heap in use 5 s after the spike ≤ MaxIdleBytes + what is in
+// flight" is judged as sized's heap at most off's heap, which holds what
+// any mode holds besides its pool, plus the default MaxIdleBytes; nothing
+// is in flight at the sample.
+var ScenarioTargets = func() []Target {
+	var ts []Target
+	for _, w := range []string{"S1-c64", "S1-c256"} {
+		ts = append(ts,
+			Target{Workload: w, Metric: "throughput", Mode: "sized", Against: BestPeer, Op: ">=", Limit: 1.0},
+			Target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: Baseline, Op: "<=", Limit: 0.9},
+			Target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: "calibrated", Op: "<", Limit: 1},
+			Target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: "syncpool", Op: "<", Limit: 1},
+			Target{Workload: w, Metric: "alloc", Mode: "sized", Against: Baseline, Op: "<=", Limit: 0.02},
+		)
+	}
+	ts = append(ts,
+		Target{Workload: "S2", Metric: "peak_rss", Mode: "sized", Against: "calibrated", Op: "<", Limit: 1},
+		Target{Workload: "S2", Metric: "peak_rss", Mode: "sized", Against: "syncpool", Op: "<", Limit: 1},
+		Target{Workload: "S2", Metric: "peak_rss", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1.0},
+		Target{Workload: "S2", Metric: "heap_5s", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1, Slack: MaxIdleMiB},
+		Target{Workload: "S2", Metric: "rss_30s", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1.5},
+		Target{Workload: "S3", Metric: "throughput", Mode: "sized", Against: Baseline, Op: ">=", Limit: 1.0},
+		Target{Workload: "S3", Metric: "peak_rss", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1.0},
+	)
 	return ts
 }()
 
@@ -273,7 +383,15 @@ type Verdict struct {
 func Evaluate(res *Results, t Target) Verdict {
 	v := Verdict{Target: t, Status: StatusNotRun}
 	m := MetricByKey(t.Metric)
-	subject, against := measurements(res.Runs, t.Workload, t.Mode), measurements(res.Runs, t.Workload, t.Against)
+	againstModes := []string{t.Against}
+	if t.Against == BestPeer {
+		againstModes = Peers
+	}
+	var against []Measurement
+	for _, a := range againstModes {
+		against = append(against, measurements(res.Runs, t.Workload, a)...)
+	}
+	subject := measurements(res.Runs, t.Workload, t.Mode)
 	if len(subject) == 0 || len(against) == 0 {
 		return v
 	}
@@ -281,14 +399,16 @@ func Evaluate(res *Results, t Target) Verdict {
 	errs := 0
 	for _, r := range subject {
 		sv = append(sv, m.Of(r))
-		errs += r.Errors + r.WarmupErrors
+		errs += r.Errors + r.WarmupErrors + r.spikeErrors()
 	}
 	for _, r := range against {
-		av = append(av, m.Of(r))
-		errs += r.Errors + r.WarmupErrors
+		errs += r.Errors + r.WarmupErrors + r.spikeErrors()
+	}
+	for _, b := range baselineByRound(res.Runs, t.Workload, m, t.Against) {
+		av = append(av, b)
 	}
 	v.Subject, v.Baseline = Figure(Median(sv)), Figure(Median(av))
-	ratios := PairedRatios(res.Runs, t.Workload, m, t.Mode, t.Against)
+	ratios := pairedRatios(res.Runs, t.Workload, m, t.Mode, t.Against, t.Slack)
 	v.Ratio = SpreadOf(ratios)
 	switch {
 	case errs > 0:

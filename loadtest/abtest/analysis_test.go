@@ -94,8 +94,8 @@ func TestTargetHolds(t *testing.T) {
 
 func TestEvaluate(t *testing.T) {
 	t.Parallel()
-	alloc := Target{"mixed", "alloc", "sized", "off", "<=", 0.10}
-	tput := Target{"mixed", "throughput", "sized", "off", ">=", 1.2}
+	alloc := tgt("mixed", "alloc", "sized", "off", "<=", 0.10)
+	tput := tgt("mixed", "throughput", "sized", "off", ">=", 1.2)
 	tests := []struct {
 		name   string
 		target Target
@@ -113,8 +113,8 @@ func TestEvaluate(t *testing.T) {
 		{"pairs by round", tput, []float64{130, 260, 390}, []float64{100, 200, 300}, 0, StatusMet, 1.3, ""},
 		{"higher needed", tput, []float64{110, 110, 110}, []float64{100, 100, 100}, 0, StatusMissed, 1.1, ""},
 		{"errors miss", alloc, []float64{1, 1, 1}, []float64{100, 100, 100}, 2, StatusMissed, 0.01, "failed requests"},
-		{"zero of zero", Target{"mixed", "gc", "sized", "off", "<=", 0.1}, []float64{0, 0, 0}, []float64{0, 0, 0}, 0, StatusMet, math.NaN(), "0 in both modes"},
-		{"some of zero", Target{"mixed", "gc", "sized", "off", "<=", 0.1}, []float64{1, 0, 0}, []float64{0, 0, 0}, 0, StatusMissed, math.NaN(), "baseline figure was 0"},
+		{"zero of zero", tgt("mixed", "gc", "sized", "off", "<=", 0.1), []float64{0, 0, 0}, []float64{0, 0, 0}, 0, StatusMet, math.NaN(), "0 in both modes"},
+		{"some of zero", tgt("mixed", "gc", "sized", "off", "<=", 0.1), []float64{1, 0, 0}, []float64{0, 0, 0}, 0, StatusMissed, math.NaN(), "baseline figure was 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,10 +168,11 @@ func TestSummarize(t *testing.T) {
 	if len(s.Workloads) != 3 || len(s.Workloads[0].Modes) != len(Modes) {
 		t.Fatalf("summary shape: %d workloads, %d modes", len(s.Workloads), len(s.Workloads[0].Modes))
 	}
-	if s.Judged != len(Targets) {
-		t.Errorf("judged %d targets, want %d", s.Judged, len(Targets))
+	legacy := len(Targets) - len(ScenarioTargets) // the scenarios did not run
+	if s.Judged != legacy {
+		t.Errorf("judged %d targets, want %d", s.Judged, legacy)
 	}
-	if want := len(Targets) - 3; s.Met != want { // the three throughput targets fail
+	if want := legacy - 3; s.Met != want { // the three throughput targets fail
 		t.Errorf("met %d, want %d", s.Met, want)
 	}
 	sized := s.Workloads[2].Modes[4]
@@ -192,20 +193,110 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
+func TestBestPeerAndSlack(t *testing.T) {
+	t.Parallel()
+	// Per round, calibrated is the faster peer in round 1 and syncpool in
+	// rounds 2 and 3; sized is 10% above the faster one each time.
+	peers := map[string][]float64{"calibrated": {100, 50, 50}, "syncpool": {80, 90, 70}}
+	res := fixture{
+		workloads: []string{"S1-c64"},
+		modes:     []string{"off", "syncpool", "calibrated", "sized"},
+		rounds:    3,
+		value: func(_, mode string, r int) float64 {
+			switch mode {
+			case "off":
+				return 40
+			case "sized":
+				best := max(peers["calibrated"][r-1], peers["syncpool"][r-1])
+				return 1.1 * best
+			}
+			return peers[mode][r-1]
+		},
+	}.results()
+	tput := MetricByKey("throughput")
+	got := PairedRatios(res.Runs, "S1-c64", tput, "sized", BestPeer)
+	if len(got) != 3 {
+		t.Fatalf("%d ratios, want 3", len(got))
+	}
+	for i, r := range got {
+		if math.Abs(r-1.1) > 1e-9 {
+			t.Errorf("round %d: ratio to the best peer %v, want 1.1", i+1, r)
+		}
+	}
+	// Lower is better for the peak RSS: the best peer is the smaller one.
+	rss := PairedRatios(res.Runs, "S1-c64", MetricByKey("peak_rss"), "sized", BestPeer)
+	if want := 1.1 * 100 / 80; math.Abs(rss[0]-want) > 1e-9 {
+		t.Errorf("round 1: peak RSS ratio to the best peer %v, want %v", rss[0], want)
+	}
+	v := Evaluate(res, Target{Workload: "S1-c64", Metric: "throughput", Mode: "sized", Against: BestPeer, Op: ">=", Limit: 1})
+	if v.Status != StatusMet || math.Abs(float64(v.Ratio.Median)-1.1) > 1e-9 || float64(v.Baseline) != 90 {
+		t.Errorf("verdict %+v, want met at 1.1 with a median best peer of 90", v)
+	}
+	s := Summarize(res)
+	sized := s.Workloads[0].Modes[3]
+	if r := sized.PeerRatios["throughput"]; math.Abs(float64(r.Median)-1.1) > 1e-9 || r.N != 3 {
+		t.Errorf("summary: sized to best peer %+v, want 1.1 over 3 rounds", r)
+	}
+	if _, ok := s.Workloads[0].Modes[0].PeerRatios["throughput"]; ok {
+		t.Error("the baseline has ratios to the best peer")
+	}
+
+	// Slack: 104 against 40 + 64 is a ratio of 1; 105 is not.
+	for _, tt := range []struct {
+		sized float64
+		want  string
+	}{{104, StatusMet}, {105, StatusMissed}} {
+		v := Evaluate(fixture{workloads: []string{"S1-c64"}, modes: []string{"off", "sized"}, rounds: 1,
+			value: func(_, mode string, _ int) float64 {
+				if mode == "sized" {
+					return tt.sized
+				}
+				return 40
+			}}.results(), Target{Workload: "S1-c64", Metric: "throughput", Mode: "sized", Against: "off", Op: "<=", Limit: 1, Slack: 64})
+		if v.Status != tt.want {
+			t.Errorf("%v against 40 + 64: %s, want %s", tt.sized, v.Status, tt.want)
+		}
+	}
+}
+
+func TestAfterSpike(t *testing.T) {
+	t.Parallel()
+	m := Measurement{Spike: &SpikeFigures{After: []MemorySample{
+		{AfterSeconds: 5, RSSBytes: 100 * MiB, HeapInUseBytes: 50 * MiB},
+		{AfterSeconds: 30, RSSBytes: 80 * MiB, HeapInUseBytes: 20 * MiB},
+	}}}
+	for key, want := range map[string]float64{"rss_5s": 100, "heap_5s": 50, "rss_30s": 80, "heap_30s": 20} {
+		if got := MetricByKey(key).Of(m); got != want {
+			t.Errorf("%s = %v, want %v", key, got, want)
+		}
+		if got := MetricByKey(key).Of(Measurement{}); !math.IsNaN(got) {
+			t.Errorf("%s of a run without a spike = %v, want NaN", key, got)
+		}
+	}
+}
+
 func TestTargetString(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		target Target
 		want   string
 	}{
-		{Target{"mixed", "alloc", "sized", "off", "<=", 0.1}, "sized/off allocated bytes per request ratio ≤ 0.10"},
-		{Target{"large", "gc", "sized", "off", "<=", 0.1}, "sized/off GC cycles per 1,000 requests ratio ≤ 0.10"},
-		{Target{"large", "throughput", "sized", "off", ">=", 1.2}, "sized/off throughput ratio ≥ 1.20"},
-		{Target{"mixed", "peak_rss", "sized", "syncpool", "<", 1}, "sized peak RSS lower than syncpool (ratio < 1)"},
+		{tgt("mixed", "alloc", "sized", "off", "<=", 0.1), "sized/off allocated bytes per request ratio ≤ 0.10"},
+		{tgt("large", "gc", "sized", "off", "<=", 0.1), "sized/off GC cycles per 1,000 requests ratio ≤ 0.10"},
+		{tgt("large", "throughput", "sized", "off", ">=", 1.2), "sized/off throughput ratio ≥ 1.20"},
+		{tgt("mixed", "peak_rss", "sized", "syncpool", "<", 1), "sized peak RSS lower than syncpool (ratio < 1)"},
+		{tgt("S1-c64", "throughput", "sized", BestPeer, ">=", 1), "sized/best peer throughput ratio ≥ 1.00"},
+		{Target{Workload: "S2", Metric: "heap_5s", Mode: "sized", Against: "off", Op: "<=", Limit: 1, Slack: 64},
+			"sized heap in use 5 s after the spike ≤ off + 64 MiB"},
 	}
 	for _, tt := range tests {
 		if got := tt.target.String(); got != tt.want {
 			t.Errorf("String() = %q, want %q", got, tt.want)
 		}
 	}
+}
+
+// tgt is a Target without slack, written positionally.
+func tgt(workload, metric, mode, against, op string, limit float64) Target {
+	return Target{Workload: workload, Metric: metric, Mode: mode, Against: against, Op: op, Limit: limit}
 }

@@ -3,6 +3,7 @@ package abtest
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/bodypool/bodypool/loadtest/internal/svgchart"
 )
@@ -71,6 +72,9 @@ func Charts(res *Results, s *Summary) []NamedChart {
 			}
 		}
 		for _, ws := range s.Workloads {
+			if isSpikeMetric(m.Key) && !hasFigure(ws, m.Key) {
+				continue
+			}
 			ap := svgchart.Panel{Title: ws.Workload}
 			rp := svgchart.Panel{Title: ws.Workload}
 			for _, mode := range res.Meta.Modes {
@@ -84,12 +88,77 @@ func Charts(res *Results, s *Summary) []NamedChart {
 			abs.Panels = append(abs.Panels, ap)
 			ratio.Panels = append(ratio.Panels, rp)
 		}
+		if len(abs.Panels) == 0 {
+			continue
+		}
 		out = append(out, NamedChart{"abs-" + m.Key + ".svg", abs})
 		if len(ratio.Series) > 0 {
 			out = append(out, NamedChart{"ratio-" + m.Key + ".svg", ratio})
 		}
 	}
+	for _, ws := range s.Workloads {
+		if c, ok := scenarioChart(res, ws, rounds); ok {
+			out = append(out, NamedChart{"scenario-" + ws.Workload + ".svg", c})
+		}
+	}
 	return out
+}
+
+// hasFigure reports whether any mode of ws has figures of metric key.
+func hasFigure(ws WorkloadSummary, key string) bool {
+	for _, ms := range ws.Modes {
+		if ms.Figures[key].N > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// scenarioChart returns the chart of one scenario: a panel per metric of
+// its table (each on its own scale), with the ratio of each mode to off
+// and of sized to the best peer, median over rounds with whiskers min–max.
+// Workloads that are not scenarios have none.
+func scenarioChart(res *Results, ws WorkloadSummary, rounds string) (svgchart.Chart, bool) {
+	if !slices.ContainsFunc(Scenarios, func(sc Scenario) bool { return sc.Name == ws.Workload }) {
+		return svgchart.Chart{}, false
+	}
+	c := svgchart.Chart{
+		Title:    ws.Workload + ": ratios to " + Baseline + " and to the best peer",
+		Subtitle: fmt.Sprintf("%s; ratio in the same round; %s; throughput: higher is better, the rest lower", ws.Description, rounds),
+		Unit:     "ratio",
+		Lines:    []svgchart.Line{{Value: 1, Label: "= 1"}},
+		Format:   svgchart.Compact,
+	}
+	var modes []string
+	for _, mode := range res.Meta.Modes {
+		if mode != Baseline {
+			modes = append(modes, mode)
+			c.Series = append(c.Series, mode+" ÷ "+Baseline)
+			c.Colors = append(c.Colors, modeColors[mode])
+		}
+	}
+	sized, hasSized := modeSummary(ws, "sized")
+	if hasSized {
+		c.Series = append(c.Series, "sized ÷ "+BestPeer)
+		c.Colors = append(c.Colors, "#1b3f66")
+	}
+	for _, k := range columnsOf(ws) {
+		if k == "p50" || k == "p99_9" || k == "gc" {
+			continue // the table has them; the chart keeps to the targets' figures
+		}
+		p := svgchart.Panel{Title: columnTitles[k]}
+		for _, mode := range modes {
+			ms, ok := modeSummary(ws, mode)
+			sp, has := ms.Ratios[k]
+			p.Bars = append(p.Bars, barOf(sp, ok && has))
+		}
+		if hasSized {
+			sp, has := sized.PeerRatios[k]
+			p.Bars = append(p.Bars, barOf(sp, has))
+		}
+		c.Panels = append(c.Panels, p)
+	}
+	return c, len(c.Series) > 0
 }
 
 func modeSummary(ws WorkloadSummary, mode string) (ModeSummary, bool) {

@@ -29,11 +29,14 @@ func TestMain(m *testing.M) {
 // fakeServer speaks enough of demo-server: the listening line, POST /echo,
 // GET /metrics with the figures the harness reads, GET /healthz, and a
 // graceful stop on SIGTERM. With ABTEST_FAKE_CORRUPT=1 it flips the last
-// byte of every echo.
+// byte of every echo. With -h2c it also serves HTTP/2 without TLS, and
+// then refuses to echo over HTTP/1.1, so a scenario that should use h2c
+// fails when it does not.
 func fakeServer(args []string) int {
 	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "")
 	pool := fs.String("pool", "sized", "")
+	h2c := fs.Bool("h2c", false, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -46,6 +49,10 @@ func fakeServer(args []string) int {
 	var gets atomic.Int64
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+		if *h2c && r.ProtoMajor != 2 {
+			http.Error(w, "want HTTP/2", http.StatusHTTPVersionNotSupported)
+			return
+		}
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -62,6 +69,7 @@ func fakeServer(args []string) int {
 		runtime.ReadMemStats(&ms)
 		fmt.Fprintf(w, "# TYPE go_memstats_alloc_bytes_total counter\ngo_memstats_alloc_bytes_total %d\n", ms.TotalAlloc)
 		fmt.Fprintf(w, "go_gc_duration_seconds_count %d\nprocess_cpu_seconds_total 0.25\n", ms.NumGC)
+		fmt.Fprintf(w, "go_memstats_heap_inuse_bytes %d\n", ms.HeapInuse)
 		if *pool != "off" {
 			fmt.Fprintf(w, "bufpool_gets_total{class=\"512\",pool=%q} %d\nbufpool_hits_total{class=\"512\",pool=%q} %d\n",
 				*pool, gets.Load(), *pool, gets.Load()/2)
@@ -69,6 +77,11 @@ func fakeServer(args []string) int {
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	srv := &http.Server{Handler: mux}
+	if *h2c {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+	}
 	fmt.Printf("demo-server: listening on http://%s (pool=%s)\n", ln.Addr(), *pool)
 	go func() {
 		sig := make(chan os.Signal, 1)

@@ -89,15 +89,23 @@ func headline(res *Results) string {
 	return b.String()
 }
 
+// targetsText states the targets in the report.
+const targetsText = "For `sized` against `off` on the medium, large and mixed workloads: allocated bytes per request ratio ≤ 0.10, " +
+	"GC cycles per 1,000 requests ratio ≤ 0.10, throughput ratio ≥ 1.2, p99 latency ratio ≤ 1.0, peak RSS ratio ≤ 1.0; " +
+	"and on the mixed workload `sized` lower than `calibrated` and `syncpool` in allocated bytes per request and peak RSS. " +
+	"Scenarios (issue 14): S1 at 64 and 256 connections, `sized` throughput ≥ 1.0 × the best peer, peak RSS ≤ 0.9 × `off` and below both peers, " +
+	"allocated bytes per request ≤ 0.02 × `off`; S2, peak RSS below both peers and ≤ 1.0 × `off`, heap in use 5 s after the spike ≤ `off`'s + " +
+	"the default MaxIdleBytes (64 MiB), RSS 30 s after the spike ≤ 1.5 × `off`'s; S3, `sized` ≥ `off` in throughput and ≤ in peak RSS."
+
 // setup lists how the run was done, one sentence each.
 func setup(res *Results) []string {
 	m := res.Meta
-	return []string{
+	lines := []string{
 		fmt.Sprintf("Run %s to %s (%s)%s.", m.Started.Format(time.RFC3339), m.Finished.Format(time.RFC3339),
 			m.Finished.Sub(m.Started).Round(time.Second), commandNote(m.Command)),
 		fmt.Sprintf("Machine: %d CPUs, %s/%s, %s. Load average (1, 5, 15 min) before: %s; after: %s.",
 			m.CPUs, m.OS, m.Arch, m.GoVersion, m.LoadBefore, m.LoadAfter),
-		fmt.Sprintf("Each run: a fresh `%s` process on 127.0.0.1, %d warm-up requests (not counted), then %d measured POST /echo requests from %d keep-alive connections; %s, seed %d.",
+		fmt.Sprintf("Each run: a fresh `%s` process on 127.0.0.1, %d warm-up requests (not counted), then %d measured POST /echo requests from %d keep-alive connections (a scenario's own connections and requests where its description says); %s, seed %d.",
 			strings.Join(append([]string{"demo-server -pool MODE"}, m.ServerArgs...), " "), m.Warmup, m.Requests, m.Concurrency, plural(m.Rounds, "round"), m.Seed),
 		"Server: " + m.ServerBuild + ".",
 		"Order: each round runs every workload, and within it every mode, starting with a different mode each round, so machine drift spreads over all modes.",
@@ -108,7 +116,19 @@ func setup(res *Results) []string {
 		"Peak RSS: the server's VmHWM from /proc/PID/status just before it is stopped, so over its whole life: start, warm-up and load.",
 		"Pool hits: the share of the middleware's buffer gets served from idle memory (bufpool_hits_total ÷ bufpool_gets_total); mode off has no middleware.",
 		"Ratios: a mode's figure ÷ that of mode off in the same round and workload; tables give the median over rounds and (min–max). Verdicts judge the median ratio.",
+		"Best peer: in each round, the better figure of calibrated and syncpool (the pool a user would pick instead), chosen per metric; ratios to it are taken in the same round.",
 	}
+	if len(m.SpikeWaits) > 0 {
+		var waits []string
+		for _, w := range m.SpikeWaits {
+			waits = append(waits, fmt.Sprintf("%g s", w))
+		}
+		lines = append(lines, fmt.Sprintf("S2 (spike then small): after the warm-up, the spike's 4 MiB bodies from connections of their own, closed after it; "+
+			"then the measured small requests, whose figures (throughput, latency, allocation) the tables give; the connections are closed and "+
+			"the server's VmRSS and go_memstats_heap_inuse_bytes are read %s after the last spike response (the columns named +5 s and +30 s hold them, "+
+			"whatever the waits). Peak RSS is VmHWM over the whole run, the spike included.", strings.Join(waits, " and ")))
+	}
+	return lines
 }
 
 func plural(n int, noun string) string {
@@ -147,9 +167,7 @@ func Markdown(res *Results, charts []NamedChart) string {
 	fmt.Fprintf(&b, "> %s\n\n", sharedMachineNote)
 
 	b.WriteString("## Targets\n\n")
-	b.WriteString("For `sized` against `off` on the medium, large and mixed workloads: allocated bytes per request ratio ≤ 0.10, " +
-		"GC cycles per 1,000 requests ratio ≤ 0.10, throughput ratio ≥ 1.2, p99 latency ratio ≤ 1.0, peak RSS ratio ≤ 1.0; " +
-		"and on the mixed workload `sized` lower than `calibrated` and `syncpool` in allocated bytes per request and peak RSS.\n\n")
+	b.WriteString(targetsText + "\n\n")
 	if len(s.Verdicts) > 0 {
 		b.WriteString(verdictTable(s).markdown())
 		b.WriteString("\n")
@@ -173,6 +191,10 @@ func Markdown(res *Results, charts []NamedChart) string {
 		if rt := ratioTable(ws); len(rt.Rows) > 0 {
 			fmt.Fprintf(&b, "\nRatio to `%s` in the same round, median (min–max) over rounds:\n\n", Baseline)
 			b.WriteString(rt.markdown())
+		}
+		if pt := peerTable(ws); len(pt.Rows) > 0 {
+			b.WriteString("\nRatio to the best peer (the better of `calibrated` and `syncpool`) in the same round, median (min–max) over rounds:\n\n")
+			b.WriteString(pt.markdown())
 		}
 		b.WriteString("\n")
 	}
@@ -210,9 +232,7 @@ figure { margin: 1em 0; overflow-x: auto; }
 <p><strong>{{.Headline}}</strong></p>
 <p class="note">{{.Note}}</p>
 <h2>Targets</h2>
-<p>For <code>sized</code> against <code>off</code> on the medium, large and mixed workloads: allocated bytes per request ratio ≤ 0.10,
-GC cycles per 1,000 requests ratio ≤ 0.10, throughput ratio ≥ 1.2, p99 latency ratio ≤ 1.0, peak RSS ratio ≤ 1.0;
-and on the mixed workload <code>sized</code> lower than <code>calibrated</code> and <code>syncpool</code> in allocated bytes per request and peak RSS.</p>
+<p>{{.Targets}}</p>
 {{template "table" .Verdicts}}
 <h2>Modes</h2>
 <ul>{{range .Modes}}<li><code>{{.Mode}}</code>: {{.Meaning}}.</li>{{end}}</ul>
@@ -225,6 +245,8 @@ and on the mixed workload <code>sized</code> lower than <code>calibrated</code> 
 {{template "table" .Abs}}
 {{if .Ratio.Rows}}<p>Ratio to <code>{{$.Baseline}}</code> in the same round, median (min–max) over rounds:</p>
 {{template "table" .Ratio}}{{end}}
+{{if .Peer.Rows}}<p>Ratio to the best peer (the better of <code>calibrated</code> and <code>syncpool</code>) in the same round, median (min–max) over rounds:</p>
+{{template "table" .Peer}}{{end}}
 {{end}}
 <h2>Charts</h2>
 {{range .Charts}}<figure>{{.SVG}}<figcaption><a href="{{.File}}">{{.File}}</a></figcaption></figure>
@@ -268,8 +290,8 @@ func toHTML(t table) htmlTable {
 // HTML renders the report as one HTML page with the charts inline.
 func HTML(res *Results, charts []NamedChart) ([]byte, error) {
 	type workload struct {
-		Title      string
-		Abs, Ratio htmlTable
+		Title            string
+		Abs, Ratio, Peer htmlTable
 	}
 	type chart struct {
 		File string
@@ -277,16 +299,17 @@ func HTML(res *Results, charts []NamedChart) ([]byte, error) {
 	}
 	type mode struct{ Mode, Meaning string }
 	data := struct {
-		Headline, Note, Baseline string
-		Verdicts                 htmlTable
-		Modes                    []mode
-		Setup                    []string
-		Workloads                []workload
-		Charts                   []chart
+		Headline, Note, Baseline, Targets string
+		Verdicts                          htmlTable
+		Modes                             []mode
+		Setup                             []string
+		Workloads                         []workload
+		Charts                            []chart
 	}{
 		Headline: headline(res),
 		Note:     sharedMachineNote,
 		Baseline: Baseline,
+		Targets:  strings.ReplaceAll(targetsText, "`", ""),
 		Verdicts: toHTML(verdictTable(res.Summary)),
 		Setup:    append(setup(res), clientNote(res.Summary)),
 	}
@@ -301,6 +324,7 @@ func HTML(res *Results, charts []NamedChart) ([]byte, error) {
 			Title: ws.Workload + ": " + ws.Description,
 			Abs:   toHTML(absoluteTable(ws)),
 			Ratio: toHTML(ratioTable(ws)),
+			Peer:  toHTML(peerTable(ws)),
 		})
 	}
 	for _, c := range charts {

@@ -24,6 +24,90 @@ func sampleResults() *Results {
 	return res
 }
 
+// plainCharts is the number of charts of a run without scenarios: two
+// per metric but those of the spike.
+func plainCharts() int {
+	n := 0
+	for _, m := range Metrics {
+		if !isSpikeMetric(m.Key) {
+			n += 2
+		}
+	}
+	return n
+}
+
+// scenarioResults are Results of the S1-c64 and S2 scenarios in four modes
+// over two rounds, with sized at half the peak RSS of its peers.
+func scenarioResults() *Results {
+	modes := []string{"off", "syncpool", "calibrated", "sized"}
+	res := fixture{
+		workloads: []string{"S1-c64", "S2"},
+		modes:     modes,
+		rounds:    2,
+		value: func(w, mode string, r int) float64 {
+			return map[string]float64{"off": 100, "syncpool": 90, "calibrated": 80, "sized": 40}[mode] + float64(r)
+		},
+	}.results()
+	for i := range res.Runs {
+		if r := &res.Runs[i]; r.Workload == "S2" {
+			r.Spike = &SpikeFigures{Requests: 512, After: []MemorySample{
+				{AfterSeconds: 5, RSSBytes: r.PeakRSSBytes / 2, HeapInUseBytes: float64(r.PeakRSSBytes) / 4},
+				{AfterSeconds: 30, RSSBytes: r.PeakRSSBytes / 3, HeapInUseBytes: float64(r.PeakRSSBytes) / 8},
+			}}
+		}
+	}
+	res.Meta.SpikeWaits = []float64{5, 30}
+	for _, sc := range Scenarios {
+		res.Meta.Described[sc.Name] = sc.Description
+	}
+	res.Summary = Summarize(res)
+	return res
+}
+
+func TestScenarioReport(t *testing.T) {
+	t.Parallel()
+	res := scenarioResults()
+	charts := Charts(res, res.Summary)
+	var files []string
+	for _, c := range charts {
+		files = append(files, c.File)
+	}
+	all := strings.Join(files, " ")
+	for _, want := range []string{"scenario-S1-c64.svg", "scenario-S2.svg", "abs-heap_5s.svg", "ratio-rss_30s.svg"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no chart %s among %s", want, all)
+		}
+	}
+	md := Markdown(res, charts)
+	for _, want := range []string{
+		"Ratio to the best peer",
+		"| mode | req/s | p99 ms | alloc/req | peak RSS MiB | RSS +5 s MiB | heap +5 s MiB | RSS +30 s MiB | heap +30 s MiB | pool hits | errors |",
+		"sized/best peer throughput ratio ≥ 1.00",
+		"sized heap in use 5 s after the spike ≤ off + 64 MiB",
+		"read 5 s and 30 s after the last spike response",
+		"### S1-c64: steady log-uniform mix",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q", want)
+		}
+	}
+	// sized's throughput is 41/91 of syncpool's (the best peer) in round
+	// 1, and its peak RSS 41/81 of calibrated's.
+	if !strings.Contains(md, "| sized | 0.45 (0.45–0.46) | 0.51") {
+		t.Errorf("Markdown lacks sized's ratio to the best peer:\n%s", md)
+	}
+	if strings.Contains(md, "NaN") || strings.Contains(md, "%!") {
+		t.Errorf("Markdown has a formatting error:\n%s", md)
+	}
+	page, err := HTML(res, charts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "Ratio to the best peer") || strings.Contains(string(page), "NaN") {
+		t.Error("HTML lacks the ratios to the best peer, or has a NaN")
+	}
+}
+
 func TestMarkdown(t *testing.T) {
 	t.Parallel()
 	res := sampleResults()
@@ -61,8 +145,8 @@ func TestHTML(t *testing.T) {
 	if got := strings.Count(s, "<svg "); got != len(charts) {
 		t.Errorf("%d inline SVGs, want %d", got, len(charts))
 	}
-	if len(charts) != 2*len(Metrics) {
-		t.Errorf("%d charts, want %d", len(charts), 2*len(Metrics))
+	if len(charts) != plainCharts() {
+		t.Errorf("%d charts, want %d", len(charts), plainCharts())
 	}
 	for _, want := range []string{`class="missed"`, `class="met"`, "share one 2-core machine", "<table>"} {
 		if !strings.Contains(s, want) {
@@ -88,7 +172,7 @@ func TestWriteReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 3 + 2*len(Metrics); len(entries) != want {
+	if want := 3 + plainCharts(); len(entries) != want {
 		t.Errorf("%d files, want %d", len(entries), want)
 	}
 }

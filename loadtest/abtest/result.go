@@ -31,6 +31,10 @@ type Meta struct {
 	LoadAfter   string `json:"load_average_after"`
 	ServerBuild string `json:"server_build"`
 
+	// SpikeWaits are the delays in seconds after a spike at which memory
+	// was sampled, when a spike scenario ran.
+	SpikeWaits []float64 `json:"spike_waits_seconds,omitempty"`
+
 	Requests    int               `json:"requests"`
 	Warmup      int               `json:"warmup_requests"`
 	Concurrency int               `json:"concurrency"`
@@ -49,6 +53,10 @@ type Measurement struct {
 	Round    int       `json:"round"`
 	Started  time.Time `json:"started"`
 	PID      int       `json:"server_pid"`
+	// Concurrency is the number of connections; Streams the requests in
+	// flight on each h2c connection, 0 over HTTP/1.1.
+	Concurrency int `json:"connections,omitempty"`
+	Streams     int `json:"h2c_streams_per_connection,omitempty"`
 
 	Requests     int    `json:"requests"`
 	BodyBytes    int64  `json:"body_bytes"`
@@ -77,6 +85,40 @@ type Measurement struct {
 	RSSBytes     int64 `json:"rss_bytes"`
 
 	ClientAllocPerRequest float64 `json:"client_alloc_bytes_per_request"`
+
+	// Spike holds the figures of the spike of a spike-then-small scenario;
+	// the other figures are then those of the small phase after it, but
+	// for the peak RSS, which covers the spike.
+	Spike *SpikeFigures `json:"spike,omitempty"`
+}
+
+// spikeErrors is the number of failed spike requests.
+func (m Measurement) spikeErrors() int {
+	if m.Spike == nil {
+		return 0
+	}
+	return m.Spike.Errors
+}
+
+// SpikeFigures describe the spike of a spike-then-small run and the
+// server's memory after it.
+type SpikeFigures struct {
+	Requests   int     `json:"requests"`
+	BodyBytes  int64   `json:"body_bytes"`
+	Errors     int     `json:"errors"`
+	FirstError string  `json:"first_error,omitempty"`
+	Seconds    float64 `json:"seconds"`
+	// PeakRSSBytes is VmHWM right after the spike.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// After holds one sample per Config.SpikeWaits, in order.
+	After []MemorySample `json:"after"`
+}
+
+// MemorySample is the server's memory some time after a spike ended.
+type MemorySample struct {
+	AfterSeconds   float64 `json:"after_seconds"`
+	RSSBytes       int64   `json:"rss_bytes"`        // VmRSS
+	HeapInUseBytes float64 `json:"heap_inuse_bytes"` // go_memstats_heap_inuse_bytes
 }
 
 // Figure is a float64 that encodes NaN and infinities as JSON null.

@@ -1,6 +1,7 @@
 package abtest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,18 +15,28 @@ import (
 	"github.com/bodypool/bodypool/loadtest/internal/promtext"
 )
 
-// Config is what a harness run does. Workloads, Modes, Requests,
-// Concurrency and Rounds must be set; the rest have defaults.
+// Config is what a harness run does. Modes, Requests, Rounds and Workloads
+// with Concurrency or Scenarios (or both) must be set; the rest have
+// defaults.
 type Config struct {
-	ServerBin   string
-	ServerArgs  []string // extra demo-server flags for every mode
-	Modes       []string
+	ServerBin  string
+	ServerArgs []string // extra demo-server flags for every mode
+	Modes      []string
+	// Workloads run over HTTP/1.1 from Concurrency connections each, before
+	// the Scenarios, which say their own connections.
 	Workloads   []Workload
-	Requests    int // measured requests per run
+	Scenarios   []Scenario
+	Requests    int // measured requests per run, unless a scenario says
 	Warmup      int // requests before measuring, not counted
 	Concurrency int
 	Rounds      int
 	Seed        uint64
+	// SpikeRequests, when positive, replaces the number of requests of
+	// every scenario's spike.
+	SpikeRequests int
+	// SpikeWaits are the delays after a spike at which the server's memory
+	// is sampled; DefaultSpikeWaits when empty.
+	SpikeWaits []time.Duration
 	// RunTimeout bounds one run (start, warm-up, load, stop); default 5 min.
 	RunTimeout time.Duration
 	// Progress receives one line per run; io.Discard when nil.
@@ -48,11 +59,11 @@ func (c *Config) validate() error {
 	switch {
 	case len(c.Modes) == 0:
 		return errors.New("abtest: no modes")
-	case len(c.Workloads) == 0:
-		return errors.New("abtest: no workloads")
+	case len(c.Workloads) == 0 && len(c.Scenarios) == 0:
+		return errors.New("abtest: no workloads and no scenarios")
 	case c.Requests < 1:
 		return fmt.Errorf("abtest: requests must be positive, not %d", c.Requests)
-	case c.Concurrency < 1 || c.Concurrency > 1024:
+	case len(c.Workloads) > 0 && (c.Concurrency < 1 || c.Concurrency > 1024):
 		return fmt.Errorf("abtest: concurrency must be 1 to 1024, not %d", c.Concurrency)
 	case c.Rounds < 1:
 		return fmt.Errorf("abtest: rounds must be positive, not %d", c.Rounds)
@@ -66,7 +77,41 @@ func (c *Config) validate() error {
 			return fmt.Errorf("abtest: unknown mode %q: want some of %s", m, strings.Join(Modes, ", "))
 		}
 	}
+	for _, s := range c.Scenarios {
+		if s.Conns < 1 || s.concurrency() > 1024 || s.Streams < 0 {
+			return fmt.Errorf("abtest: scenario %s: %d connections × %d streams: want 1 to 1024 requests in flight", s.Name, s.Conns, s.Streams)
+		}
+	}
+	for _, w := range c.SpikeWaits {
+		if w < 0 {
+			return fmt.Errorf("abtest: spike waits must not be negative, not %s", w)
+		}
+	}
 	return nil
+}
+
+// scenarios returns every scenario of the run: the workloads over
+// HTTP/1.1 at Concurrency first, under their own names, then Scenarios.
+func (c *Config) scenarios() []Scenario {
+	var out []Scenario
+	for _, w := range c.Workloads {
+		out = append(out, Scenario{Name: w.Name, Description: w.Description, Workload: w, Conns: c.Concurrency})
+	}
+	for _, s := range c.Scenarios {
+		if s.Spike != nil && c.SpikeRequests > 0 {
+			sp := *s.Spike
+			sp.Requests = c.SpikeRequests
+			s.Spike = &sp
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// run is one scenario's plans, made once for all modes and rounds.
+type run struct {
+	Scenario
+	plan, spike *Plan
 }
 
 // Run runs every round, workload and mode in turn and returns the results
@@ -78,6 +123,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}
 	if cfg.RunTimeout <= 0 {
 		cfg.RunTimeout = 5 * time.Minute
+	}
+	if len(cfg.SpikeWaits) == 0 {
+		cfg.SpikeWaits = DefaultSpikeWaits
 	}
 	progress := cfg.Progress
 	if progress == nil {
@@ -99,14 +147,25 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		Described:   map[string]string{},
 		ServerArgs:  cfg.ServerArgs,
 	}}
-	plans := make([]*Plan, len(cfg.Workloads))
-	for i, w := range cfg.Workloads {
-		plans[i] = NewPlan(w, cfg.Requests, cfg.Seed)
-		res.Meta.Workloads = append(res.Meta.Workloads, w.Name)
-		res.Meta.Described[w.Name] = w.Description
+	var plans []*run
+	for _, sc := range cfg.scenarios() {
+		r := &run{Scenario: sc, plan: NewPlan(sc.Workload, cmp.Or(sc.Requests, cfg.Requests), cfg.Seed)}
+		if sc.Spike != nil {
+			r.spike = NewPlan(sc.Spike.Workload, sc.Spike.Requests, cfg.Seed)
+			for _, w := range cfg.SpikeWaits {
+				res.Meta.SpikeWaits = append(res.Meta.SpikeWaits, w.Seconds())
+			}
+		}
+		plans = append(plans, r)
+		res.Meta.Workloads = append(res.Meta.Workloads, sc.Name)
+		desc := sc.Description
+		if len(cfg.Scenarios) > 0 && sc.Streams == 0 && !strings.Contains(desc, "connections") {
+			desc += fmt.Sprintf(", %d HTTP/1.1 connections", sc.Conns)
+		}
+		res.Meta.Described[sc.Name] = desc
 	}
 
-	total := cfg.Rounds * len(cfg.Workloads) * len(cfg.Modes)
+	total := cfg.Rounds * len(plans) * len(cfg.Modes)
 	done := 0
 	var runErr error
 loop:
@@ -120,7 +179,7 @@ loop:
 					break loop
 				}
 				done++
-				fmt.Fprintf(progress, "[%d/%d] round %d/%d  %-7s %-10s ", done, total, round, cfg.Rounds, plan.Workload.Name, mode)
+				fmt.Fprintf(progress, "[%d/%d] round %d/%d  %-7s %-10s ", done, total, round, cfg.Rounds, plan.Name, mode)
 				r, err := runOne(ctx, cfg, mode, plan, round)
 				if err != nil {
 					fmt.Fprintf(progress, "FAILED: %v\n", err)
@@ -148,23 +207,34 @@ func progressLine(r Measurement) string {
 	s := fmt.Sprintf("%7.0f req/s  p50 %6.2f ms  p99 %7.2f ms  alloc %8s/req  gc %6.1f/1k  peak RSS %6.1f MiB  cpu %6.0f µs/req",
 		r.Throughput, r.Latency.P50, r.Latency.P99, formatBytes(r.AllocPerRequest), r.GCPer1000,
 		float64(r.PeakRSSBytes)/MiB, r.CPUPerRequestUs)
-	if r.Errors+r.WarmupErrors > 0 {
-		s += fmt.Sprintf("  ERRORS %d (%s)", r.Errors+r.WarmupErrors, r.FirstError)
+	if sp := r.Spike; sp != nil {
+		s += fmt.Sprintf("  spike %d in %.1fs", sp.Requests, sp.Seconds)
+		for _, a := range sp.After {
+			s += fmt.Sprintf("  +%.0fs: RSS %.0f MiB heap %.0f MiB", a.AfterSeconds, float64(a.RSSBytes)/MiB, a.HeapInUseBytes/MiB)
+		}
+	}
+	if errs := r.Errors + r.WarmupErrors + r.spikeErrors(); errs > 0 {
+		s += fmt.Sprintf("  ERRORS %d (%s)", errs, r.FirstError)
 	}
 	return s
 }
 
-// runOne starts a fresh server for mode, warms it up, measures the plan's
-// requests and stops the server, whatever happens.
-func runOne(ctx context.Context, cfg Config, mode string, plan *Plan, round int) (Measurement, error) {
+// runOne starts a fresh server for mode, warms it up, sends the spike if
+// the scenario has one, measures the plan's requests, samples the memory
+// after the spike, and stops the server, whatever happens.
+func runOne(ctx context.Context, cfg Config, mode string, plan *run, round int) (Measurement, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.RunTimeout)
 	defer cancel()
-	r := Measurement{Mode: mode, Workload: plan.Workload.Name, Round: round, Started: time.Now().UTC(),
-		Requests: len(plan.Items), BodyBytes: plan.TotalBytes()}
+	r := Measurement{Mode: mode, Workload: plan.Name, Round: round, Started: time.Now().UTC(),
+		Requests: len(plan.plan.Items), BodyBytes: plan.plan.TotalBytes(), Concurrency: plan.Conns, Streams: plan.Streams}
 
+	args := []string{"-pool", mode}
+	if plan.Streams > 0 {
+		args = append(args, "-h2c")
+	}
 	srv, err := StartServer(ctx, ServerConfig{
 		Bin:  cfg.ServerBin,
-		Args: append([]string{"-pool", mode}, cfg.ServerArgs...),
+		Args: append(args, cfg.ServerArgs...),
 		Env:  cfg.ServerEnv,
 	})
 	if err != nil {
@@ -172,7 +242,7 @@ func runOne(ctx context.Context, cfg Config, mode string, plan *Plan, round int)
 	}
 	defer srv.Stop(stopGrace)
 	r.PID = srv.PID
-	d, err := newDriver(ctx, srv.URL, plan, cfg.Concurrency)
+	d, err := newDriver(ctx, srv.URL, plan.plan, plan.Conns, plan.Streams)
 	if err != nil {
 		return r, err
 	}
@@ -185,6 +255,16 @@ func runOne(ctx context.Context, cfg Config, mode string, plan *Plan, round int)
 		r.WarmupErrors = w.Errors
 		if w.FirstError != "" {
 			r.FirstError = "warm-up: " + w.FirstError
+		}
+	}
+	var spikeEnd time.Time
+	if plan.spike != nil {
+		if r.Spike, err = runSpike(ctx, srv, plan); err != nil {
+			return r, err
+		}
+		spikeEnd = time.Now()
+		if r.FirstError == "" && r.Spike.FirstError != "" {
+			r.FirstError = "spike: " + r.Spike.FirstError
 		}
 	}
 	// The harness collects its own garbage now rather than during the
@@ -200,10 +280,23 @@ func runOne(ctx context.Context, cfg Config, mode string, plan *Plan, round int)
 	if err != nil {
 		return r, err
 	}
-	l := d.run(ctx, cfg.Warmup, len(plan.Items))
+	l := d.run(ctx, cfg.Warmup, len(plan.plan.Items))
 	s2, err := scrape(ctx, scraper, srv.URL)
 	if err != nil {
 		return r, err
+	}
+	d.close() // the sampled memory is that of an idle server
+	if plan.spike != nil {
+		for _, wait := range cfg.SpikeWaits {
+			if err := sleepUntil(ctx, spikeEnd.Add(wait)); err != nil {
+				return r, err
+			}
+			a, err := sampleMemory(ctx, scraper, srv, spikeEnd)
+			if err != nil {
+				return r, err
+			}
+			r.Spike.After = append(r.Spike.After, a)
+		}
 	}
 	st, err := srv.Status()
 	if err != nil {
@@ -233,10 +326,63 @@ func runOne(ctx context.Context, cfg Config, mode string, plan *Plan, round int)
 	return r, nil
 }
 
+// runSpike sends the spike of plan from connections of its own, as many as
+// the scenario's, closed when it is done.
+func runSpike(ctx context.Context, srv *Server, plan *run) (*SpikeFigures, error) {
+	d, err := newDriver(ctx, srv.URL, plan.spike, plan.Conns, plan.Streams)
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	l := d.run(ctx, 0, len(plan.spike.Items))
+	st, err := srv.Status()
+	if err != nil {
+		return nil, fmt.Errorf("abtest: reading the server's memory: %w", err)
+	}
+	return &SpikeFigures{
+		Requests:     len(plan.spike.Items),
+		BodyBytes:    plan.spike.TotalBytes(),
+		Errors:       l.Errors,
+		FirstError:   l.FirstError,
+		Seconds:      l.Elapsed.Seconds(),
+		PeakRSSBytes: st.PeakRSS,
+	}, nil
+}
+
+// sampleMemory reads the server's resident memory and Go heap in use.
+func sampleMemory(ctx context.Context, scraper *http.Client, srv *Server, since time.Time) (MemorySample, error) {
+	s, err := scrape(ctx, scraper, srv.URL)
+	if err != nil {
+		return MemorySample{}, err
+	}
+	st, err := srv.Status()
+	if err != nil {
+		return MemorySample{}, fmt.Errorf("abtest: reading the server's memory: %w", err)
+	}
+	return MemorySample{AfterSeconds: time.Since(since).Seconds(), RSSBytes: st.RSS, HeapInUseBytes: s.heapInUse}, nil
+}
+
+// sleepUntil waits until t or the end of ctx.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // snapshot is what one scrape of /metrics says.
 type snapshot struct {
 	alloc, gc, cpu     float64
 	poolGets, poolHits float64
+	heapInUse          float64
 }
 
 func scrape(ctx context.Context, client *http.Client, baseURL string) (snapshot, error) {
@@ -277,6 +423,7 @@ func snapshotOf(ss promtext.Samples) (snapshot, error) {
 			return s, fmt.Errorf("abtest: scraping /metrics: %w", err)
 		}
 	}
+	s.heapInUse, _ = ss.Value("go_memstats_heap_inuse_bytes")
 	s.poolGets, _ = ss.Sum("bufpool_gets_total")
 	s.poolHits, _ = ss.Sum("bufpool_hits_total")
 	return s, nil

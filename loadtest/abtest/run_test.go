@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -87,6 +88,83 @@ func TestRunAgainstFakeServer(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, "results.json"))
 	if err := json.Unmarshal(b, &back); err != nil || len(back.Runs) != len(res.Runs) {
 		t.Errorf("results.json does not read back: %v", err)
+	}
+}
+
+func TestRunScenarios(t *testing.T) {
+	t.Parallel()
+	cfg := fakeConfig(t)
+	cfg.Workloads = nil
+	small, _ := LookupWorkloads("small")
+	cfg.Scenarios = []Scenario{
+		{Name: "h2", Workload: small[0], Conns: 2, Streams: 3},
+		{Name: "spike", Workload: small[0], Conns: 3, Requests: 20, Spike: &Spike{Workload: Workload{"64k", "", fixedSizes(64 * KiB)}, Requests: 7}},
+	}
+	cfg.SpikeWaits = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(res.Runs), 2*2*2; got != want {
+		t.Fatalf("%d runs, want %d", got, want)
+	}
+	for _, r := range res.Runs {
+		name := r.Workload + "/" + r.Mode
+		if r.Errors+r.WarmupErrors+r.spikeErrors() != 0 {
+			t.Errorf("%s: errors: %s", name, r.FirstError)
+		}
+		switch r.Workload {
+		case "h2":
+			if r.Requests != cfg.Requests || r.Streams != 3 || r.Concurrency != 2 || r.Spike != nil {
+				t.Errorf("%s: %d requests over %d × %d, spike %v", name, r.Requests, r.Concurrency, r.Streams, r.Spike)
+			}
+		case "spike":
+			sp := r.Spike
+			if r.Requests != 20 || sp == nil || sp.Requests != 7 || sp.BodyBytes != 7*64*KiB || len(sp.After) != 2 {
+				t.Fatalf("%s: %d requests, spike %+v", name, r.Requests, sp)
+			}
+			for i, a := range sp.After {
+				if a.AfterSeconds < cfg.SpikeWaits[i].Seconds() || a.RSSBytes <= 0 || a.HeapInUseBytes <= 0 {
+					t.Errorf("%s: sample %d: %+v", name, i, a)
+				}
+			}
+		}
+	}
+	if got := res.Meta.SpikeWaits; len(got) != 2 || got[0] != 0.05 {
+		t.Errorf("Meta.SpikeWaits = %v", got)
+	}
+	if heap := MetricByKey("heap_5s").Of(res.Runs[len(res.Runs)-1]); math.IsNaN(heap) || heap <= 0 {
+		t.Errorf("heap after the spike: %v", heap)
+	}
+}
+
+func TestLookupScenarios(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		names string
+		want  string
+	}{
+		{"S1", "S1-c8 S1-c64 S1-c256"},
+		{"s2, S1-c64", "S2 S1-c64"},
+		{"S1,S2,S3", "S1-c8 S1-c64 S1-c256 S2 S3"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		ss, err := LookupScenarios(tt.names)
+		var got []string
+		for _, s := range ss {
+			got = append(got, s.Name)
+		}
+		if err != nil || strings.Join(got, " ") != tt.want {
+			t.Errorf("LookupScenarios(%q) = %v, %v; want %s", tt.names, got, err, tt.want)
+		}
+	}
+	if _, err := LookupScenarios("S4"); err == nil {
+		t.Error("S4 (a reliability test, not a scenario here) accepted")
+	}
+	s3, _ := LookupScenarios("S3")
+	if s := s3[0]; s.Conns != 16 || s.Streams != 16 || s.concurrency() != 256 {
+		t.Errorf("S3 is %d × %d", s.Conns, s.Streams)
 	}
 }
 

@@ -48,6 +48,22 @@ func (t table) markdown() string {
 // Columns of the per-workload tables.
 var tableMetrics = []string{"throughput", "p50", "p99", "p99_9", "alloc", "gc", "peak_rss", "cpu"}
 
+// spikeMetrics are the columns of a spike scenario's tables: the small
+// phase's throughput, latency and allocation, the peak RSS over the spike,
+// and the memory after it.
+var spikeMetrics = []string{"throughput", "p99", "alloc", "peak_rss", "rss_5s", "heap_5s", "rss_30s", "heap_30s"}
+
+// columnsOf returns the table columns of a workload's summary: those of a
+// spike scenario when any of its runs had a spike.
+func columnsOf(ws WorkloadSummary) []string {
+	for _, ms := range ws.Modes {
+		if ms.Figures["rss_5s"].N > 0 {
+			return spikeMetrics
+		}
+	}
+	return tableMetrics
+}
+
 var columnTitles = map[string]string{
 	"throughput": "req/s",
 	"p50":        "p50 ms",
@@ -57,18 +73,23 @@ var columnTitles = map[string]string{
 	"gc":         "GC/1k req",
 	"peak_rss":   "peak RSS MiB",
 	"cpu":        "CPU µs/req",
+	"rss_5s":     "RSS +5 s MiB",
+	"heap_5s":    "heap +5 s MiB",
+	"rss_30s":    "RSS +30 s MiB",
+	"heap_30s":   "heap +30 s MiB",
 }
 
 // absoluteTable shows each mode's median figures under one workload.
 func absoluteTable(ws WorkloadSummary) table {
+	cols := columnsOf(ws)
 	t := table{Header: []string{"mode"}, Left: map[int]bool{0: true}}
-	for _, k := range tableMetrics {
+	for _, k := range cols {
 		t.Header = append(t.Header, columnTitles[k])
 	}
 	t.Header = append(t.Header, "pool hits", "errors")
 	for _, ms := range ws.Modes {
 		row := []string{ms.Mode}
-		for _, k := range tableMetrics {
+		for _, k := range cols {
 			row = append(row, formatFigure(k, float64(ms.Figures[k].Median)))
 		}
 		hits := "–"
@@ -83,17 +104,28 @@ func absoluteTable(ws WorkloadSummary) table {
 
 // ratioTable shows each mode's ratios to the baseline under one workload.
 func ratioTable(ws WorkloadSummary) table {
+	return ratiosTable(ws, func(ms ModeSummary) map[string]Spread { return ms.Ratios })
+}
+
+// peerTable shows each mode's ratios to the best peer under one workload.
+func peerTable(ws WorkloadSummary) table {
+	return ratiosTable(ws, func(ms ModeSummary) map[string]Spread { return ms.PeerRatios })
+}
+
+func ratiosTable(ws WorkloadSummary, ratios func(ModeSummary) map[string]Spread) table {
+	cols := columnsOf(ws)
 	t := table{Header: []string{"mode"}, Left: map[int]bool{0: true}}
-	for _, k := range tableMetrics {
+	for _, k := range cols {
 		t.Header = append(t.Header, columnTitles[k])
 	}
 	for _, ms := range ws.Modes {
-		if ms.Mode == Baseline || len(ms.Ratios) == 0 {
+		rs := ratios(ms)
+		if ms.Mode == Baseline || len(rs) == 0 {
 			continue
 		}
 		row := []string{ms.Mode}
-		for _, k := range tableMetrics {
-			row = append(row, formatSpread(ms.Ratios[k]))
+		for _, k := range cols {
+			row = append(row, formatSpread(rs[k]))
 		}
 		t.Rows = append(t.Rows, row)
 	}
@@ -118,7 +150,7 @@ func verdictTable(s *Summary) table {
 			v.Target.Workload,
 			v.Target.String(),
 			formatFigure(v.Target.Metric, float64(v.Subject)),
-			v.Target.Against + ": " + formatFigure(v.Target.Metric, float64(v.Baseline)),
+			v.Target.Against + ": " + formatFigure(v.Target.Metric, float64(v.Baseline)) + slackNote(v.Target),
 			formatSpread(v.Ratio),
 			status,
 		})
@@ -143,7 +175,7 @@ func formatFigure(key string, v float64) string {
 		return formatBytes(v)
 	case "gc":
 		return fmt.Sprintf("%.2f", v)
-	case "peak_rss":
+	case "peak_rss", "rss_5s", "heap_5s", "rss_30s", "heap_30s":
 		return fmt.Sprintf("%.1f", v)
 	}
 	return fmt.Sprintf("%.3g", v)
@@ -173,4 +205,12 @@ func formatSpread(s Spread) string {
 		return formatRatio(float64(s.Median))
 	}
 	return fmt.Sprintf("%s (%s–%s)", formatRatio(float64(s.Median)), formatRatio(float64(s.Min)), formatRatio(float64(s.Max)))
+}
+
+// slackNote writes the slack a target adds to the figure it compares with.
+func slackNote(t Target) string {
+	if t.Slack == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (+ %g)", t.Slack)
 }

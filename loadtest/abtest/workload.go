@@ -3,6 +3,7 @@ package abtest
 import (
 	"fmt"
 	"hash/crc32"
+	"math"
 	"math/rand/v2"
 	"strings"
 )
@@ -28,6 +29,7 @@ var Workloads = []Workload{
 	{"medium", "64 KiB bodies", fixedSizes(64 * KiB)},
 	{"large", "1 MiB bodies", fixedSizes(1 * MiB)},
 	{"mixed", "60% 1 KiB, 25% 16–64 KiB, 12% 256 KiB, 3% 1 MiB", mixedSizes},
+	{"loguniform", "log-uniform 1 KiB – 1 MiB", logUniformSizes(1*KiB, 1*MiB)},
 }
 
 func fixedSizes(size int) func(*rand.Rand, int) []int {
@@ -57,6 +59,20 @@ func mixedSizes(r *rand.Rand, n int) []int {
 		}
 	}
 	return s
+}
+
+// logUniformSizes draws sizes from lo to hi bytes, uniform in their
+// logarithm: as many bodies between 1 and 2 KiB as between 512 KiB and
+// 1 MiB, so every size class of a pool is asked for about equally often.
+func logUniformSizes(lo, hi int) func(*rand.Rand, int) []int {
+	ratio := math.Log(float64(hi) / float64(lo))
+	return func(r *rand.Rand, n int) []int {
+		s := make([]int, n)
+		for i := range s {
+			s[i] = min(hi, max(lo, int(float64(lo)*math.Exp(r.Float64()*ratio))))
+		}
+		return s
+	}
 }
 
 // LookupWorkloads returns the workloads named in a comma-separated list, in

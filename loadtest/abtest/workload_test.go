@@ -1,6 +1,7 @@
 package abtest
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -17,6 +18,7 @@ func TestPlan(t *testing.T) {
 		{"medium", 50, 64 * KiB, 64 * KiB},
 		{"large", 10, MiB, MiB},
 		{"mixed", 2000, KiB, MiB},
+		{"loguniform", 2000, KiB, MiB},
 	}
 	for _, tt := range tests {
 		t.Run(tt.workload, func(t *testing.T) {
@@ -72,6 +74,29 @@ func TestMixedDistribution(t *testing.T) {
 		if share := c.got * 100 / len(p.Items); share < c.wantP-2 || share > c.wantP+2 {
 			t.Errorf("%s: %d%% of requests, want about %d%%", c.name, share, c.wantP)
 		}
+	}
+}
+
+func TestLogUniformDistribution(t *testing.T) {
+	t.Parallel()
+	ws, _ := LookupWorkloads("loguniform")
+	p := NewPlan(ws[0], 20000, 1)
+	// Ten doublings from 1 KiB to 1 MiB: about a tenth of the sizes each.
+	var perDoubling [10]int
+	for _, it := range p.Items {
+		d := 0
+		for KiB<<(d+1) <= it.Size && d < 9 {
+			d++
+		}
+		perDoubling[d]++
+	}
+	for d, n := range perDoubling {
+		if share := n * 100 / len(p.Items); share < 8 || share > 12 {
+			t.Errorf("%d KiB – %d KiB: %d%% of sizes, want about 10%%", 1<<d, 2<<d, share)
+		}
+	}
+	if got := smallMix.sizes(rand.New(rand.NewPCG(1, 2)), 1000); slices.Min(got) < 512 || slices.Max(got) > 16*KiB {
+		t.Errorf("small mix from %d to %d, want 512 B – 16 KiB", slices.Min(got), slices.Max(got))
 	}
 }
 

@@ -14,6 +14,16 @@
 //	go run ./cmd/abtest -out results            # full run, a few minutes
 //	go run ./cmd/abtest -modes off,sized -workloads mixed -rounds 5
 //	go run ./cmd/abtest -from results/results.json -out results  # report again
+//	go run ./cmd/abtest -scenarios S1,S2,S3 -rounds 5 -out results/scenarios
+//	go run ./cmd/abtest -quick -scenarios S1,S2,S3   # smoke run of the scenarios
+//
+// The scenarios of issue 14 (-scenarios) are S1, the log-uniform mix
+// 1 KiB – 1 MiB at 8, 64 and 256 HTTP/1.1 connections (S1-c8, S1-c64,
+// S1-c256); S2, a spike of 4 MiB bodies then small bodies, with the
+// server's memory sampled -spike-waits after the spike; and S3, the mix of
+// S1 over h2c, 16 connections × 16 streams. With -scenarios, the workloads
+// run only when -workloads is given, and the modes default to off,
+// syncpool, calibrated and sized.
 //
 // The exit status is 0 when every request succeeded, 1 when any failed or
 // the run could not be done, 2 on bad flags, 3 with -strict when a target
@@ -60,6 +70,9 @@ func run(args []string, stderr io.Writer) int {
 		runTimeout  = fs.Duration("run-timeout", 5*time.Minute, "limit for one run (server start, warm-up, load, stop)")
 		strict      = fs.Bool("strict", false, "exit 3 when a target is missed")
 		from        = fs.String("from", "", "write the report of a results.json of an earlier run into -out, without running")
+		scenarios   = fs.String("scenarios", "", "comma-separated scenarios of issue 14: S1 (or S1-c8, S1-c64, S1-c256), S2, S3")
+		spikeReqs   = fs.Int("spike-requests", 0, "requests of S2's spike (default 512; 64 with -quick)")
+		spikeWaits  = fs.String("spike-waits", "5s,30s", "delays after S2's spike at which memory is sampled (1s,3s with -quick)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -68,22 +81,46 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "abtest: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	defaults := map[string]string{}
 	if *quick {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, v := range map[string]string{"requests": "300", "warmup": "50", "rounds": "1", "workloads": "small,mixed"} {
-			if !set[name] {
-				_ = fs.Set(name, v) // constant, valid values
-			}
+		defaults = map[string]string{"requests": "300", "warmup": "50", "rounds": "1", "workloads": "small,mixed",
+			"spike-requests": "64", "spike-waits": "1s,3s"}
+	}
+	if *scenarios != "" {
+		defaults["workloads"] = ""
+		defaults["modes"] = "off,syncpool,calibrated,sized"
+	}
+	for name, v := range defaults {
+		if !set[name] {
+			_ = fs.Set(name, v) // constant, valid values
 		}
 	}
 	if *from != "" {
 		return rewrite(*from, *out, stderr)
 	}
-	ws, err := abtest.LookupWorkloads(*workloads)
+	var ws []abtest.Workload
+	if *workloads != "" {
+		var err error
+		if ws, err = abtest.LookupWorkloads(*workloads); err != nil {
+			fmt.Fprintf(stderr, "abtest: -workloads: %v\n", err)
+			return 2
+		}
+	}
+	scs, err := abtest.LookupScenarios(*scenarios)
 	if err != nil {
-		fmt.Fprintf(stderr, "abtest: -workloads: %v\n", err)
+		fmt.Fprintf(stderr, "abtest: -scenarios: %v\n", err)
 		return 2
+	}
+	var waits []time.Duration
+	for _, f := range splitList(*spikeWaits) {
+		d, err := time.ParseDuration(f)
+		if err != nil || d < 0 {
+			fmt.Fprintf(stderr, "abtest: -spike-waits: %q is not a duration of 0 or more\n", f)
+			return 2
+		}
+		waits = append(waits, d)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -94,16 +131,19 @@ func run(args []string, stderr io.Writer) int {
 	}()
 
 	cfg := abtest.Config{
-		ServerBin:   *server,
-		Modes:       splitList(*modes),
-		Workloads:   ws,
-		Requests:    *requests,
-		Warmup:      *warmup,
-		Concurrency: *concurrency,
-		Rounds:      *rounds,
-		Seed:        *seed,
-		RunTimeout:  *runTimeout,
-		Progress:    stderr,
+		ServerBin:     *server,
+		Modes:         splitList(*modes),
+		Workloads:     ws,
+		Scenarios:     scs,
+		Requests:      *requests,
+		SpikeRequests: *spikeReqs,
+		SpikeWaits:    waits,
+		Warmup:        *warmup,
+		Concurrency:   *concurrency,
+		Rounds:        *rounds,
+		Seed:          *seed,
+		RunTimeout:    *runTimeout,
+		Progress:      stderr,
 	}
 	if *maxBody != "" {
 		cfg.ServerArgs = append(cfg.ServerArgs, "-max-body", *maxBody)
@@ -133,8 +173,8 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}
 
-	fmt.Fprintf(stderr, "%d runs: %d rounds × %d workloads × %d modes, %d requests each (+%d warm-up), concurrency %d; load average %s\n",
-		*rounds*len(ws)*len(cfg.Modes), *rounds, len(ws), len(cfg.Modes), *requests, *warmup, *concurrency, abtest.LoadAverage())
+	fmt.Fprintf(stderr, "%d runs: %d rounds × %d workloads and scenarios × %d modes, %d requests each (+%d warm-up), concurrency %d unless a scenario says; load average %s\n",
+		*rounds*(len(ws)+len(scs))*len(cfg.Modes), *rounds, len(ws)+len(scs), len(cfg.Modes), *requests, *warmup, *concurrency, abtest.LoadAverage())
 	res, runErr := abtest.Run(ctx, cfg)
 	if res == nil { // the configuration was refused
 		fmt.Fprintln(stderr, runErr)
@@ -148,7 +188,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	s := res.Summary
 	fmt.Fprintf(stderr, "load average after: %s\nwrote %s/report.md, report.html, results.json and %d charts\n",
-		res.Meta.LoadAfter, *out, 2*len(abtest.Metrics))
+		res.Meta.LoadAfter, *out, len(abtest.Charts(res, s)))
 	fmt.Fprintf(stderr, "targets met: %d of %d judged\n", s.Met, s.Judged)
 	for _, v := range s.Verdicts {
 		fmt.Fprintf(stderr, "  %-6s %-7s %s: ratio %.3g %s\n", v.Status, v.Target.Workload, v.Target, float64(v.Ratio.Median), v.Note)
@@ -157,6 +197,9 @@ func run(args []string, stderr io.Writer) int {
 	failed := 0
 	for _, r := range res.Runs {
 		failed += r.Errors + r.WarmupErrors
+		if r.Spike != nil {
+			failed += r.Spike.Errors
+		}
 	}
 	switch {
 	case res.Meta.Interrupted || errors.Is(runErr, context.Canceled):

@@ -19,6 +19,8 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{"workload", []string{"-workloads", "small,huge"}, `unknown workload "huge"`},
 		{"mode", []string{"-server", "/bin/true", "-modes", "off,fast"}, `unknown mode "fast"`},
 		{"requests", []string{"-server", "/bin/true", "-requests", "0"}, "requests must be positive"},
+		{"scenario", []string{"-scenarios", "S1,S9"}, `unknown scenario "S9"`},
+		{"spike waits", []string{"-scenarios", "S2", "-spike-waits", "5s,soon"}, `"soon" is not a duration`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
