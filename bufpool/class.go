@@ -8,13 +8,35 @@ import "math/bits"
 // the smallest holding n, wastes c-n < c-prev(c) <= prev(c)/k < n/k bytes.
 type classes struct {
 	sizes []int
-	// first[L] is the index of the first class larger than 1<<(L-1): the
-	// class of any n with bits.Len(n-1) == L is at most k+1 entries beyond.
-	first [65]int
+	// first[bucket(n)] is the index of the smallest class holding the
+	// smallest n of n's bucket: n's own class is at most a step beyond, as
+	// a bucket spans an eighth of a doubling and classes are at least a
+	// quarter of a doubling apart (closer only near a MinSize that is not a
+	// power of two, where the scan takes a few steps more).
+	first [65 * 8]uint16
+	// pow2 is set when the smallest class is a power of two of at least k:
+	// the classes then lie on the grid 2^j(1+i/k) and of computes the
+	// index instead of looking it up. l0 is the log of the smallest class,
+	// lk that of k.
+	pow2   bool
+	l0, lk int
+}
+
+// bucket splits the sizes into eighths of doublings: by the length of n-1
+// and the three bits that follow its leading one.
+func bucket(n int) int {
+	m := uint(n - 1)
+	l := bits.Len(m)
+	return l<<3 | int(m<<(64-l)>>60&7)
 }
 
 func newClasses(minSize, maxSize, k int) classes {
 	var c classes
+	if minSize >= k && minSize&(minSize-1) == 0 {
+		c.pow2 = true
+		c.l0 = bits.Len(uint(minSize)) - 1
+		c.lk = bits.Len(uint(k)) - 1
+	}
 	for base := minSize; ; base *= 2 {
 		for j := 0; j < k; j++ {
 			s := base + base*j/k
@@ -31,16 +53,25 @@ func newClasses(minSize, maxSize, k int) classes {
 }
 
 func (c *classes) index() {
-	for l := range c.first {
-		lo := 0
-		if l > 0 {
-			lo = 1 << (l - 1)
+	// The smallest n of each bucket, found by walking n through the
+	// bucket boundaries: 1<<(l-1) + q<<(l-4) + 1 for l >= 4, and every n
+	// below 8 (whose buckets hold a single value).
+	for b := range c.first {
+		l, q := b>>3, b&7
+		var lo uint
+		switch {
+		case l == 0:
+			lo = 1 // n-1 == 0
+		case l < 4:
+			lo = 1<<(l-1) + uint(q)>>(4-l) + 1
+		default:
+			lo = 1<<(l-1) + uint(q)<<(l-4) + 1
 		}
 		i := 0
-		for i < len(c.sizes)-1 && c.sizes[i] <= lo {
+		for i < len(c.sizes)-1 && uint(c.sizes[i]) < lo {
 			i++
 		}
-		c.first[l] = i
+		c.first[b] = uint16(i)
 	}
 }
 
@@ -50,7 +81,15 @@ func (c *classes) of(n int) int {
 	if n <= c.sizes[0] {
 		return 0
 	}
-	i := c.first[bits.Len(uint(n-1))]
+	if c.pow2 {
+		// n-1 is 2^(l-1) + f with f < 2^(l-1): n's class is the grid
+		// point after 2^(l-1) + (f's top lk bits) 2^(l-1)/k. The last
+		// grid point may be cut to MaxSize, which still holds n.
+		m := uint(n - 1)
+		l := bits.Len(m)
+		return (l-1-c.l0)<<c.lk + int(m>>(l-1-c.lk)&(1<<c.lk-1)) + 1
+	}
+	i := int(c.first[bucket(n)])
 	for c.sizes[i] < n {
 		i++
 	}

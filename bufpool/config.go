@@ -3,6 +3,7 @@ package bufpool
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Defaults used for the zero fields of a Config.
@@ -18,6 +19,13 @@ const (
 	// DefaultMaxIdleBytes is the default bound on the bytes a pool keeps
 	// idle across all of its classes.
 	DefaultMaxIdleBytes = 64 << 20
+	// DefaultIdleTimeout is how long an idle buffer may go unused before
+	// the pool lets it go.
+	DefaultIdleTimeout = 4 * time.Second
+	// DefaultFreeOSMemoryInterval is the least time between two
+	// collections that pools force to return memory to the operating
+	// system.
+	DefaultFreeOSMemoryInterval = 2 * time.Second
 )
 
 // maxClassSize keeps class arithmetic far from integer overflow.
@@ -49,11 +57,40 @@ type Config struct {
 	// retains across all classes: those idle, and those checked out that
 	// were idle before and will come back. The idle capacity therefore
 	// never exceeds it. A buffer released while the bound is reached is
-	// dropped (and counted as idle_full). Idle buffers are also reclaimed
-	// by the garbage collector after about two GC cycles without use, as
-	// with sync.Pool, and their share of the bound comes back. Default
-	// DefaultMaxIdleBytes (64 MiB).
+	// dropped (and counted as idle_full). Idle buffers also leave after
+	// IdleTimeout unused, or when the garbage collector reclaims them after
+	// about two GC cycles without use, as with sync.Pool, and their share
+	// of the bound comes back. Default DefaultMaxIdleBytes (64 MiB).
 	MaxIdleBytes int64
+
+	// IdleTimeout is how long an idle buffer may go unused before the pool
+	// lets it go: one unused for IdleTimeout is let go within another
+	// IdleTimeout/2, and counted as decayed. A pool that makes no garbage,
+	// the success of pooling, rarely collects, so decay by the garbage
+	// collector alone would keep a spike's memory for minutes. A timer,
+	// armed only while the pool retains memory, trims every IdleTimeout/2:
+	// it takes each class's idle buffers out and puts the recently used
+	// ones back (a Get during that instant may miss). Buffers a trim cannot
+	// reach, at most one per class in each other processor's private
+	// cache, are left to the garbage collector. The timer holds no
+	// goroutine while it waits and stops when the pool retains nothing, so
+	// a Pool needs no Close. Default DefaultIdleTimeout (4 s); a negative
+	// value turns decay by time off, and with it the forced collections of
+	// FreeOSMemoryInterval. The smallest timeout is 10 ms.
+	IdleTimeout time.Duration
+
+	// FreeOSMemoryInterval bounds how often the pool forces a collection
+	// that returns the memory it let go to the operating system: after a
+	// trim, when the buffers it dropped or let decay since the last forced
+	// collection add up to max(MaxIdleBytes/4, 4 MiB), the pool calls
+	// debug.FreeOSMemory, unless any pool of the process did so less than
+	// FreeOSMemoryInterval ago. Without it, the garbage a spike leaves
+	// waits for a collection that a server making no garbage does not run,
+	// and freed pages wait for the runtime's gradual scavenger. The cost
+	// is a full collection and a pass returning free pages, at most once
+	// per interval (see BenchmarkForcedCollection). Default
+	// DefaultFreeOSMemoryInterval (2 s); a negative value never forces.
+	FreeOSMemoryInterval time.Duration
 
 	// MaxInUseBytes is a budget for the bytes checked out of the pool at
 	// once. Acquire waits for it; Get and the growth of buffers obtained
@@ -96,6 +133,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxIdleBytes == 0 {
 		c.MaxIdleBytes = DefaultMaxIdleBytes
 	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.FreeOSMemoryInterval == 0 {
+		c.FreeOSMemoryInterval = DefaultFreeOSMemoryInterval
+	}
 	switch {
 	case c.MinSize < 0:
 		return c, fmt.Errorf("%w: MinSize %d is negative", ErrInvalidConfig, c.MinSize)
@@ -111,6 +154,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: MaxIdleBytes %d is negative", ErrInvalidConfig, c.MaxIdleBytes)
 	case c.MaxInUseBytes < 0:
 		return c, fmt.Errorf("%w: MaxInUseBytes %d is negative", ErrInvalidConfig, c.MaxInUseBytes)
+	case c.IdleTimeout > 0 && c.IdleTimeout < minIdleTimeout:
+		return c, fmt.Errorf("%w: IdleTimeout %v is below %v", ErrInvalidConfig, c.IdleTimeout, minIdleTimeout)
 	}
 	return c, nil
 }

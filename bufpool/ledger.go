@@ -10,13 +10,15 @@ import (
 // derived from these when Stats is called, so that the hot path performs
 // the fewest atomic writes possible.
 const (
-	cHits       = iota // checkouts served from the pool (origin class)
+	cHits       = iota // checkouts served from the pool, but for cLent (origin class)
 	cMisses            // checkouts that allocated (origin class)
 	cReleases          // buffers returned and retained (origin class)
 	cMovedOut          // retained buffers filed in another class (origin class)
 	cMovedIn           // retained buffers filed here from another class (filing class)
 	cPrefilled         // buffers allocated idle by Prefill (filing class)
 	cEvicted           // idle buffers reclaimed by the garbage collector (filing class)
+	cDecayed           // idle buffers let go after IdleTimeout unused (filing class)
+	cLent              // hits by a Get of a smaller class (origin and filing class)
 	cExtraInUse        // capacity checked out beyond the class size (origin class)
 	cExtraIdle         // idle capacity beyond the class size (filing class)
 	cDropOversize
@@ -75,6 +77,9 @@ func newLedger(sizes []int, maxIdle int64) *ledger {
 }
 
 func (l *ledger) home() uint32 { return rand.Uint32() & l.mask }
+
+// row returns the counters of shard home, indexed class*nCounters+kind.
+func (l *ledger) row(home uint32) []atomic.Int64 { return l.shards[home].c }
 
 func (l *ledger) add(home uint32, class, kind int, delta int64) {
 	l.shards[home].c[class*nCounters+kind].Add(delta)

@@ -15,11 +15,19 @@ import (
 // memory it keeps idle and, optionally, on the memory checked out of it.
 //
 // Get(n) returns a buffer from the smallest class that holds n bytes;
-// Release files it back under the largest class its capacity covers. Each
-// class is a sync.Pool, so idle buffers live in per-processor caches and are
-// reclaimed by the garbage collector after about two cycles without use. A
-// class never receives a buffer smaller than its size, and buffers larger
-// than MaxSize are never retained, so a stream of small requests cannot pin
+// Release files it back under the largest class its capacity covers. When
+// the class of n holds no idle buffer, Get takes one from the next
+// ClassesPerDoubling-1 classes, all under twice its size, before it
+// allocates (a pool with a budget does not): the caller sees only the
+// class size of it, and Release gives the whole buffer back to the class
+// it was lent by. Idle memory
+// thus gathers in few classes, about one per doubling, while what a Get
+// returns keeps the bound of its own class. Each class is a sync.Pool, so
+// idle buffers live in per-processor caches and are reclaimed by the
+// garbage collector after about two cycles without use; and by time: a
+// buffer unused for IdleTimeout is let go (see Config.IdleTimeout). A class
+// never receives a buffer smaller than its size, and buffers larger than
+// MaxSize are never retained, so a stream of small requests cannot pin
 // giant buffers.
 //
 // A Pool is safe for concurrent use by multiple goroutines. A Buffer it
@@ -28,10 +36,30 @@ import (
 type Pool struct {
 	cfg     Config
 	cls     classes
-	pools   []sync.Pool
+	classes []class
 	led     *ledger
 	budget  *budget
 	tracker *tracker
+	// plain is set when released buffers need no pass over their bytes
+	// (neither Poison nor ZeroOnRelease): the fast release path applies.
+	plain bool
+	// borrow is the number of larger classes a Get whose class is empty
+	// may take an idle buffer from: ClassesPerDoubling-1, or 0 with a
+	// budget, which must count every byte checked out.
+	borrow int
+
+	decay decay
+}
+
+// class is one size class: a sync.Pool of idle *Buffer, and a hint that it
+// was found empty, so that a Get can go past it without a probe of every
+// processor's cache. The hint is set by a Get that found nothing, cleared
+// by the next Put; a stale hint costs at most one miss, whose Release
+// clears it. Padded so that classes do not share cache lines.
+type class struct {
+	pool  sync.Pool
+	empty atomic.Bool
+	_     [128 - unsafe.Sizeof(sync.Pool{}) - 4]byte
 }
 
 // Buffer states, kept in its slab.
@@ -52,6 +80,11 @@ type slab struct {
 	class    int32   // origin class while in use, filing class while idle
 	home     uint32
 	state    uint8
+	// ctr is the home shard's counters, to spare the hot paths a lookup.
+	ctr []atomic.Int64
+	// idleSince is the pool's decay epoch when the buffer was last
+	// released: the time decay lets it go after IdleTimeout unused.
+	idleSince uint32
 
 	// held is the idle-bound tokens this memory holds: taken when it was
 	// first retained, kept while it cycles between users and the pool,
@@ -76,14 +109,18 @@ func New(cfg Config) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{cfg: cfg, cls: newClasses(cfg.MinSize, cfg.MaxSize, cfg.ClassesPerDoubling)}
-	p.pools = make([]sync.Pool, len(p.cls.sizes))
+	p.classes = make([]class, len(p.cls.sizes))
 	p.led = newLedger(p.cls.sizes, cfg.MaxIdleBytes)
+	p.plain = !cfg.Poison && !cfg.ZeroOnRelease
+	p.borrow = cfg.ClassesPerDoubling - 1
 	if cfg.MaxInUseBytes > 0 {
 		p.budget = newBudget(cfg.MaxInUseBytes)
+		p.borrow = 0
 	}
 	if cfg.Track {
 		p.tracker = newTracker()
 	}
+	p.decay.init(p)
 	return p, nil
 }
 
@@ -102,10 +139,12 @@ func (p *Pool) ClassSize(n int) int {
 	return p.cls.sizes[p.cls.of(max(n, 0))]
 }
 
-// Get returns an empty buffer with a capacity of at least n bytes. It never
-// blocks: with a budget (MaxInUseBytes) its capacity is counted as in use
-// even when that exceeds the budget; use Acquire to wait for room instead.
-// The caller owns the buffer until it calls Release or Detach.
+// Get returns an empty buffer with a capacity of at least n bytes:
+// ClassSize(n), or more for a buffer whose B was replaced by a larger one
+// before it was released. It never blocks: with a budget (MaxInUseBytes)
+// its capacity is counted as in use even when that exceeds the budget; use
+// Acquire to wait for room instead. The caller owns the buffer until it
+// calls Release or Detach.
 func (p *Pool) Get(n int) *Buffer {
 	b := p.get(n)
 	if p.budget != nil {
@@ -132,42 +171,83 @@ func (p *Pool) Acquire(ctx context.Context, n int) (*Buffer, error) {
 	if err := p.budget.acquire(ctx, size); err != nil {
 		return nil, err
 	}
-	b := p.get(n)
-	if cap(b.B) > int(size) {
-		p.trim(b, int(size))
-	}
-	b.charged = size
-	b.budgeted = true
-	if p.tracker != nil {
-		b = p.tracker.checkout(b)
-	}
-	return b, nil
+	return p.admitted(n, size), nil
 }
 
 func (p *Pool) get(n int) *Buffer {
-	if n > p.cfg.MaxSize {
-		return p.getOversize(n)
+	if uint(n) > uint(p.cfg.MaxSize) {
+		if n > 0 {
+			return p.getOversize(n)
+		}
+		n = 0
 	}
-	return p.getClass(p.cls.of(max(n, 0)))
+	return p.getClass(p.cls.of(n))
 }
 
 func (p *Pool) getClass(c int) *Buffer {
-	if v := p.pools[c].Get(); v != nil {
-		b := v.(*Buffer)
-		s := b.s
-		p.led.add(s.home, c, cHits, 1)
-		if extra := int64(s.capacity - p.cls.sizes[c]); extra != 0 {
-			p.led.add(s.home, c, cExtraIdle, -extra)
-			p.led.add(s.home, c, cExtraInUse, extra)
+	cl := &p.classes[c]
+	if !cl.empty.Load() {
+		if v := cl.pool.Get(); v != nil {
+			b := v.(*Buffer)
+			s := b.s
+			s.ctr[c*nCounters+cHits].Add(1)
+			if s.capacity != p.cls.sizes[c] || p.cfg.Poison {
+				p.hitSlow(b, c)
+			}
+			s.state = slabInUse
+			return b
 		}
-		if p.cfg.Poison {
-			checkPoison(b.B[:cap(b.B)])
+		cl.empty.Store(true)
+	}
+	return p.miss(c)
+}
+
+// hitSlow completes a hit on an idle buffer of class c whose capacity is
+// not the class size, or of a pool in Poison mode.
+func (p *Pool) hitSlow(b *Buffer, c int) {
+	s := b.s
+	if extra := int64(s.capacity - p.cls.sizes[c]); extra != 0 {
+		p.led.add(s.home, c, cExtraIdle, -extra)
+		p.led.add(s.home, c, cExtraInUse, extra)
+	}
+	if p.cfg.Poison {
+		checkPoison(b.B[:cap(b.B)])
+	}
+}
+
+// miss serves a Get of class c whose class has no idle buffer: from an
+// idle buffer of one of the next p.borrow classes, whose sizes are all
+// below twice c's, or else from new memory of c's size.
+func (p *Pool) miss(c int) *Buffer {
+	for f := c + 1; f <= c+p.borrow && f < len(p.classes); f++ {
+		cl := &p.classes[f]
+		if cl.empty.Load() {
+			continue
 		}
-		s.state = slabInUse
-		return b
+		v := cl.pool.Get()
+		if v == nil {
+			cl.empty.Store(true)
+			continue
+		}
+		return p.lend(v.(*Buffer), c, f)
 	}
 	b := p.newBuffer(make([]byte, 0, p.cls.sizes[c]), c)
 	p.led.add(b.s.home, c, cMisses, 1)
+	return b
+}
+
+// lend hands an idle buffer of class f to a Get of the smaller class c. Its
+// B is cut to c's size, so that what Get returns keeps c's bound; the
+// buffer is counted as taken from f, whose capacity it keeps, and Release
+// restores its whole capacity. One atomic write, as for any hit.
+func (p *Pool) lend(b *Buffer, c, f int) *Buffer {
+	s := b.s
+	s.ctr[f*nCounters+cLent].Add(1)
+	if s.capacity != p.cls.sizes[f] || p.cfg.Poison {
+		p.hitSlow(b, f)
+	}
+	s.state = slabInUse
+	b.B = b.B[:0:p.cls.sizes[c]]
 	return b
 }
 
@@ -176,7 +256,8 @@ func (p *Pool) getOversize(n int) *Buffer {
 	b := &Buffer{ByteBuffer: bytebufferpool.ByteBuffer{B: make([]byte, 0, n)}, pool: p}
 	// No cleanup: an oversize buffer is never retained, so it is never
 	// idle. base stays zero so that a Release never mistakes it for one.
-	b.s = &slab{led: p.led, capacity: n, class: int32(o), home: p.led.home()}
+	home := p.led.home()
+	b.s = &slab{led: p.led, capacity: n, class: int32(o), home: home, ctr: p.led.row(home)}
 	p.led.add(b.s.home, o, cMisses, 1)
 	p.led.add(b.s.home, o, cExtraInUse, int64(n))
 	return b
@@ -201,8 +282,9 @@ func (p *Pool) newBuffer(mem []byte, c int) *Buffer {
 		base:     uintptr(unsafe.Pointer(unsafe.SliceData(mem))),
 		capacity: cap(mem),
 		class:    int32(c),
-		home:     p.led.home(),
 	}
+	s.home = p.led.home()
+	s.ctr = p.led.row(s.home)
 	runtime.AddCleanup(unsafe.SliceData(mem), reclaimed, s)
 	return &Buffer{ByteBuffer: bytebufferpool.ByteBuffer{B: mem}, pool: p, s: s}
 }
@@ -211,11 +293,47 @@ func (p *Pool) newBuffer(mem []byte, c int) *Buffer {
 // it under the largest class its capacity covers, or drops it.
 func (p *Pool) put(b *Buffer) {
 	s := b.s
+	mem := b.B[:0]
+	// The common case: a buffer of its class's size, cycling through the
+	// pool, that holds its idle tokens already. One atomic write.
+	if p.plain && s.base == uintptr(unsafe.Pointer(unsafe.SliceData(mem))) {
+		if c := int(s.class); c < len(p.cls.sizes) && s.capacity == p.cls.sizes[c] && s.held.Load() >= int64(s.capacity) {
+			if cap(mem) != s.capacity {
+				// Cut by lend, or by the user: the array is whole, and
+				// the pool's.
+				mem = unsafe.Slice(unsafe.SliceData(mem), s.capacity)[:0]
+			}
+			s.ctr[c*nCounters+cReleases].Add(1)
+			s.idleSince = p.decay.epoch.Load()
+			s.state = slabIdle
+			b.B = mem
+			p.putIdle(c, b)
+			return
+		}
+	}
+	p.putSlow(b, mem)
+}
+
+// putIdle files an idle buffer in class f.
+func (p *Pool) putIdle(f int, b *Buffer) {
+	cl := &p.classes[f]
+	if cl.empty.Load() {
+		cl.empty.Store(false)
+	}
+	cl.pool.Put(b)
+}
+
+func (p *Pool) putSlow(b *Buffer, mem []byte) {
+	s := b.s
 	origin := int(s.class)
 	if extra := int64(s.capacity - p.led.sizes[origin]); extra != 0 {
 		p.led.add(s.home, origin, cExtraInUse, -extra)
 	}
-	mem := b.B[:0]
+	sameArray := s.base != 0 && uintptr(unsafe.Pointer(unsafe.SliceData(mem))) == s.base
+	if sameArray && cap(mem) < s.capacity {
+		// Cut by lend (or by the user): the array is whole, and the pool's.
+		mem = unsafe.Slice(unsafe.SliceData(mem), s.capacity)[:0]
+	}
 	c := cap(mem)
 	switch {
 	case c > p.cfg.MaxSize:
@@ -225,12 +343,12 @@ func (p *Pool) put(b *Buffer) {
 		p.drop(b, cDropUndersize)
 		return
 	}
-	if uintptr(unsafe.Pointer(unsafe.SliceData(mem))) != s.base {
+	if !sameArray {
 		// B was replaced (by append, or by hand): the old array's cleanup
 		// must stay inert, so this array gets a slab of its own.
 		s.giveBack()
 		nb := p.newBuffer(mem, origin)
-		nb.s.home = s.home
+		nb.s.home, nb.s.ctr = s.home, s.ctr
 		b.s, s = nb.s, nb.s
 	}
 	f := origin
@@ -247,6 +365,7 @@ func (p *Pool) put(b *Buffer) {
 			return
 		}
 		s.held.Store(int64(c))
+		p.decay.arm()
 	}
 	p.led.add(s.home, origin, cReleases, 1)
 	if f != origin {
@@ -263,12 +382,14 @@ func (p *Pool) put(b *Buffer) {
 		clear(mem[:c])
 	}
 	s.capacity, s.class, s.state = c, int32(f), slabIdle
+	s.idleSince = p.decay.epoch.Load()
 	b.B = mem
-	p.pools[f].Put(b)
+	p.putIdle(f, b)
 }
 
 func (p *Pool) drop(b *Buffer, reason int) {
 	s := b.s
+	mem := b.B
 	p.led.add(s.home, int(s.class), reason, 1)
 	s.giveBack()
 	// A dropped buffer is released all the same: a use after release must
@@ -281,12 +402,14 @@ func (p *Pool) drop(b *Buffer, reason int) {
 	}
 	s.state = slabGone
 	b.B, b.s = nil, nil
+	p.decay.letGo(int64(cap(mem)))
 }
 
 // Prefill allocates count buffers of the class holding size bytes and keeps
 // them idle, so that a server starts warm. It stops early when MaxIdleBytes
 // is reached and returns the number of buffers added. Like all idle
-// buffers, prefilled ones are reclaimed after about two GC cycles unused.
+// buffers, prefilled ones are let go after IdleTimeout unused, and
+// reclaimed after about two GC cycles unused.
 func (p *Pool) Prefill(size, count int) int {
 	if size > p.cfg.MaxSize {
 		return 0
@@ -305,7 +428,9 @@ func (p *Pool) Prefill(size, count int) int {
 			poison(b.B[:cap(b.B)])
 		}
 		s.state = slabIdle
-		p.pools[c].Put(b)
+		s.idleSince = p.decay.epoch.Load()
+		p.putIdle(c, b)
+		p.decay.arm()
 	}
 	return count
 }

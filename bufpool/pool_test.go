@@ -57,7 +57,8 @@ func TestNewConfig(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	t.Parallel()
 	cfg := Default().Config()
-	want := Config{MinSize: 512, MaxSize: 4 << 20, ClassesPerDoubling: 4, MaxIdleBytes: 64 << 20}
+	want := Config{MinSize: 512, MaxSize: 4 << 20, ClassesPerDoubling: 4, MaxIdleBytes: 64 << 20,
+		IdleTimeout: 4 * time.Second, FreeOSMemoryInterval: 2 * time.Second}
 	if cfg != want {
 		t.Errorf("Default().Config() = %+v, want %+v", cfg, want)
 	}
@@ -558,6 +559,44 @@ func TestStatsExactConcurrent(t *testing.T) {
 		}
 		if st.BudgetUsedBytes != 0 {
 			t.Errorf("%+v: budget used %d at rest", cfg, st.BudgetUsedBytes)
+		}
+	}
+}
+
+// TestClassOf checks the class lookup, computed or from its table, against
+// a scan of the class sizes, for every n around every class boundary.
+func TestClassOf(t *testing.T) {
+	t.Parallel()
+	for _, cfg := range []Config{
+		{},
+		{ClassesPerDoubling: 1},
+		{ClassesPerDoubling: 2},
+		{MinSize: 1, MaxSize: 1 << 12},
+		{MinSize: 3, MaxSize: 5000, ClassesPerDoubling: 4},
+		{MinSize: 1000, MaxSize: 3 << 20, ClassesPerDoubling: 4},
+		{MinSize: 2, MaxSize: 1 << 10, ClassesPerDoubling: 4},
+		{MinSize: 4096, MaxSize: 4096},
+	} {
+		p := newPool(t, cfg)
+		sizes := p.cls.sizes
+		scan := func(n int) int {
+			i := 0
+			for sizes[i] < n {
+				i++
+			}
+			return i
+		}
+		for _, s := range sizes {
+			for n := max(s-3, 0); n <= min(s+3, sizes[len(sizes)-1]); n++ {
+				if got, want := p.cls.of(n), scan(n); got != want {
+					t.Fatalf("%+v: of(%d) = %d (size %d), want %d (size %d)", cfg, n, got, sizes[got], want, sizes[want])
+				}
+			}
+		}
+		for n := 0; n <= min(sizes[len(sizes)-1], 1<<13); n++ {
+			if got, want := p.cls.of(n), scan(n); got != want {
+				t.Fatalf("%+v: of(%d) = %d, want %d", cfg, n, got, want)
+			}
 		}
 	}
 }

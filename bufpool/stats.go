@@ -35,8 +35,14 @@ type ClassStats struct {
 	Size int
 	// Gets counts buffers handed out: Hits + Misses.
 	Gets uint64
-	// Hits counts buffers handed out from idle memory.
+	// Hits counts buffers handed out from idle memory, Lent among them.
 	Hits uint64
+	// Lent counts hits on this class's idle buffers by Gets of one of the
+	// ClassesPerDoubling-1 smaller classes that found their own class
+	// empty. They are counted as this class's gets, hits, releases and in
+	// use, as the buffer is this class's: the Get sees only its own class
+	// size of it.
+	Lent uint64
 	// Misses counts buffers handed out from a new allocation.
 	Misses uint64
 	// Releases counts buffers released and retained idle.
@@ -54,6 +60,9 @@ type ClassStats struct {
 	Prefilled uint64
 	// Evicted counts idle buffers reclaimed by the garbage collector.
 	Evicted uint64
+	// Decayed counts idle buffers the pool let go because they went unused
+	// for IdleTimeout.
+	Decayed uint64
 }
 
 func (c *ClassStats) add(o ClassStats) {
@@ -68,6 +77,8 @@ func (c *ClassStats) add(o ClassStats) {
 	c.IdleBytes += o.IdleBytes
 	c.Prefilled += o.Prefilled
 	c.Evicted += o.Evicted
+	c.Decayed += o.Decayed
+	c.Lent += o.Lent
 }
 
 // Stats is a snapshot of a pool's counters.
@@ -92,6 +103,15 @@ type Stats struct {
 	// BudgetWaits counts Acquire and Reserve calls that had to wait;
 	// BudgetRejections those that failed with ErrBudgetExceeded.
 	BudgetWaits, BudgetRejections uint64
+
+	// LetGoBytes is the capacity of the buffers this pool dropped or let
+	// decay since it last forced a collection: garbage that has not
+	// necessarily been collected, nor returned to the operating system.
+	LetGoBytes int64
+	// ForcedCollections counts the collections this pool forced to return
+	// memory it let go to the operating system (see
+	// Config.FreeOSMemoryInterval).
+	ForcedCollections uint64
 }
 
 // Stats returns a snapshot of p's counters. Counters are read one by one
@@ -117,6 +137,8 @@ func (p *Pool) Stats() Stats {
 		st.BudgetWaits = p.budget.waits.Load()
 		st.BudgetRejections = p.budget.rejections.Load()
 	}
+	st.LetGoBytes = p.decay.pending.Load()
+	st.ForcedCollections = p.decay.forced.Load()
 	return st
 }
 
@@ -125,11 +147,13 @@ func (p *Pool) classStats(i int) ClassStats {
 	size := p.led.sizes[i]
 	c := ClassStats{
 		Size:      size,
-		Hits:      uint64(v[cHits]),
+		Hits:      uint64(v[cHits] + v[cLent]),
 		Misses:    uint64(v[cMisses]),
 		Releases:  uint64(v[cReleases]),
 		Prefilled: uint64(v[cPrefilled]),
 		Evicted:   uint64(v[cEvicted]),
+		Decayed:   uint64(v[cDecayed]),
+		Lent:      uint64(v[cLent]),
 		Drops: Drops{
 			Oversize:  uint64(v[cDropOversize]),
 			Undersize: uint64(v[cDropUndersize]),
@@ -140,7 +164,8 @@ func (p *Pool) classStats(i int) ClassStats {
 	c.Gets = c.Hits + c.Misses
 	c.InUse = int64(c.Gets) - int64(c.Releases) - int64(c.Drops.Total())
 	c.InUseBytes = c.InUse*int64(size) + v[cExtraInUse]
-	c.Idle = v[cReleases] - v[cMovedOut] + v[cMovedIn] + v[cPrefilled] - v[cHits] - v[cEvicted]
+	c.Idle = v[cReleases] - v[cMovedOut] + v[cMovedIn] + v[cPrefilled] -
+		int64(c.Hits) - v[cEvicted] - v[cDecayed]
 	c.IdleBytes = c.Idle*int64(size) + v[cExtraIdle]
 	return c
 }

@@ -1,0 +1,163 @@
+package bufpool
+
+import (
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// minIdleTimeout keeps the trim timer from spinning.
+const minIdleTimeout = 10 * time.Millisecond
+
+// decayTicks is the age, in trims, at which an idle buffer is let go: a
+// buffer released between trims e-1 and e is let go by trim e+2, after
+// between 2 and 3 trim periods of IdleTimeout/2 unused.
+const decayTicks = 3
+
+// maxDrain bounds the buffers one trim takes out of a class, against a
+// class refilled as fast as it is drained.
+const maxDrain = 1 << 16
+
+// processStart is the origin of lastForced's monotonic clock.
+var processStart = time.Now()
+
+// lastForced is when, in nanoseconds since processStart, a pool of this
+// process last forced a collection: the rate limit is the process's, as
+// the collection is.
+var lastForced atomic.Int64
+
+// decay lets go of idle buffers unused for IdleTimeout and returns memory
+// the pool let go to the operating system (Config.IdleTimeout and
+// Config.FreeOSMemoryInterval).
+type decay struct {
+	_ [64]byte
+	// epoch counts trims; released buffers are stamped with it. Read by
+	// every Release, written once per trim.
+	epoch atomic.Uint32
+	_     [60]byte
+
+	// armed is set while the timer is pending or its trim runs.
+	armed   atomic.Bool
+	pending atomic.Int64  // bytes let go since the last forced collection
+	forced  atomic.Uint64 // collections forced
+
+	pool      *Pool
+	period    time.Duration // IdleTimeout/2; 0 when decay by time is off
+	threshold int64         // pending bytes that call for a collection
+	timer     *time.Timer
+
+	mu   sync.Mutex // one trim at a time
+	keep []*Buffer  // scratch for trim, under mu
+}
+
+func (d *decay) init(p *Pool) {
+	d.pool = p
+	d.threshold = max(p.cfg.MaxIdleBytes/4, 4<<20)
+	if p.cfg.IdleTimeout < 0 {
+		return
+	}
+	d.period = p.cfg.IdleTimeout / 2
+	d.timer = time.AfterFunc(time.Hour, d.tick)
+	d.timer.Stop()
+}
+
+// arm starts the trim timer unless it is running. Called when the pool
+// first retains memory and when it lets memory go; the common Get and
+// Release never call it.
+func (d *decay) arm() {
+	if d.timer == nil || d.armed.Load() || !d.armed.CompareAndSwap(false, true) {
+		return
+	}
+	d.timer.Reset(d.period)
+}
+
+// letGo notes n bytes the pool dropped: garbage for a forced collection.
+func (d *decay) letGo(n int64) {
+	d.pending.Add(n)
+	d.arm()
+}
+
+// tick is the timer's function: it trims, then re-arms the timer while the
+// pool retains memory (idle, or checked out and coming back) or holds
+// enough let-go bytes for a collection it could not force yet.
+func (d *decay) tick() {
+	d.trim()
+	// Cleared before the check: a first retention concurrent with it
+	// either sees armed false and arms, or is seen by the check.
+	d.armed.Store(false)
+	if d.pool.led.tokens() < d.pool.cfg.MaxIdleBytes || d.pending.Load() >= d.threshold {
+		d.arm()
+	}
+}
+
+// trim advances the epoch, lets go of the idle buffers that reached
+// decayTicks, and forces a collection when enough was let go. It returns
+// the capacity it let decay.
+func (d *decay) trim() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.pool
+	e := d.epoch.Add(1)
+	var freed int64
+	for f := range p.classes {
+		cl := &p.classes[f]
+		keep := d.keep[:0]
+		for range maxDrain {
+			v := cl.pool.Get()
+			if v == nil {
+				break
+			}
+			b := v.(*Buffer)
+			if e-b.s.idleSince < decayTicks {
+				keep = append(keep, b)
+				continue
+			}
+			freed += p.decayed(b, f)
+		}
+		for i, b := range keep {
+			p.putIdle(f, b)
+			keep[i] = nil
+		}
+		d.keep = keep[:0]
+	}
+	if freed > 0 {
+		d.pending.Add(freed)
+	}
+	d.maybeFree()
+	return freed
+}
+
+// maybeFree forces a collection, returning free memory to the operating
+// system, when the bytes let go reach the threshold and the process's rate
+// limit allows.
+func (d *decay) maybeFree() {
+	interval := d.pool.cfg.FreeOSMemoryInterval
+	pending := d.pending.Load()
+	if interval < 0 || pending < d.threshold {
+		return
+	}
+	now := int64(time.Since(processStart))
+	last := lastForced.Load()
+	if last != 0 && now-last < int64(interval) || !lastForced.CompareAndSwap(last, now) {
+		return
+	}
+	d.pending.Add(-pending)
+	d.forced.Add(1)
+	debug.FreeOSMemory()
+}
+
+// decayed lets go of an idle buffer of class f taken out by a trim, and
+// returns its capacity.
+func (p *Pool) decayed(b *Buffer, f int) int64 {
+	s := b.s
+	p.led.add(s.home, f, cDecayed, 1)
+	if extra := int64(s.capacity - p.cls.sizes[f]); extra != 0 {
+		p.led.add(s.home, f, cExtraIdle, -extra)
+	}
+	s.giveBack()
+	s.state = slabGone
+	n := int64(s.capacity)
+	b.B, b.s = nil, nil
+	return n
+}

@@ -1,0 +1,344 @@
+package bufpool
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+// Under the race detector sync.Pool drops a quarter of Puts at random: a
+// dropped buffer stays counted idle until the garbage collector reclaims
+// it, so the tests below check exact counts only without the detector, and
+// the invariants always.
+
+// noTimer is an IdleTimeout long enough that the trim timer never fires
+// during a test: tests that count trims call trim themselves.
+const noTimer = time.Hour
+
+// releaseAll releases every buffer of bufs.
+func releaseAll(bufs []*Buffer) {
+	for _, b := range bufs {
+		b.Release()
+	}
+}
+
+// getEach gets one buffer of each size.
+func getEach(p *Pool, sizes ...int) []*Buffer {
+	var bufs []*Buffer
+	for _, n := range sizes {
+		bufs = append(bufs, p.Get(n))
+	}
+	return bufs
+}
+
+func TestDecayLetsGoUnusedBuffers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"default", Config{}},
+		{"poison", Config{Poison: true}},
+		{"zero", Config{ZeroOnRelease: true}},
+		{"one per doubling", Config{ClassesPerDoubling: 1}},
+		{"track", Config{Track: true}},
+	}
+	sizes := []int{1000, 5000, 70 << 10, 1 << 20}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.cfg.IdleTimeout = noTimer
+			tt.cfg.FreeOSMemoryInterval = -1
+			p := newPool(t, tt.cfg)
+			var want int64
+			for _, n := range sizes {
+				want += int64(p.ClassSize(n))
+			}
+			releaseAll(getEach(p, sizes...))
+			// Released before trim 1: kept by trims 1 and 2, let go by 3.
+			for trim := 1; trim <= decayTicks; trim++ {
+				freed := p.decay.trim()
+				st := checkInvariants(t, p)
+				checkTokensExact(t, p)
+				if raceEnabled {
+					continue
+				}
+				if trim < decayTicks {
+					if freed != 0 || st.Total.Decayed != 0 || st.Total.IdleBytes != want {
+						t.Fatalf("trim %d: freed %d, decayed %d, idle %d bytes; want all %d bytes kept", trim, freed, st.Total.Decayed, st.Total.IdleBytes, want)
+					}
+					continue
+				}
+				if freed != want || st.Total.Decayed != uint64(len(sizes)) || st.Total.Idle != 0 || st.Total.IdleBytes != 0 {
+					t.Fatalf("trim %d: freed %d, decayed %d, idle %d (%d bytes); want %d bytes of %d buffers let go",
+						trim, freed, st.Total.Decayed, st.Total.Idle, st.Total.IdleBytes, want, len(sizes))
+				}
+				if st.LetGoBytes != want {
+					t.Errorf("LetGoBytes %d, want %d", st.LetGoBytes, want)
+				}
+			}
+			// The pool still works, from new memory.
+			b := p.Get(5000)
+			b.B = append(b.B, "after decay"...)
+			b.Release()
+			checkInvariants(t, p)
+		})
+	}
+}
+
+func TestDecayKeepsBuffersInUse(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{IdleTimeout: noTimer, FreeOSMemoryInterval: -1})
+	const hot, cold = 64 << 10, 512 << 10
+	releaseAll(getEach(p, hot, cold))
+	for range 2 * decayTicks {
+		p.decay.trim()
+		// The hot class is used between every two trims.
+		p.Get(hot).Release()
+	}
+	st := checkInvariants(t, p)
+	checkTokensExact(t, p)
+	hotStats := st.Classes[p.cls.of(hot)]
+	coldStats := st.Classes[p.cls.of(cold)]
+	if raceEnabled {
+		return
+	}
+	if hotStats.Decayed != 0 || hotStats.Idle != 1 {
+		t.Errorf("hot class: decayed %d, idle %d; want 0 and 1", hotStats.Decayed, hotStats.Idle)
+	}
+	if coldStats.Decayed != 1 || coldStats.Idle != 0 {
+		t.Errorf("cold class: decayed %d, idle %d; want 1 and 0", coldStats.Decayed, coldStats.Idle)
+	}
+}
+
+// TestDecayTimer lets the real timer trim a pool until it holds nothing,
+// and checks that the timer then stops: no goroutine or timer outlives the
+// memory it looks after (goleak checks goroutines when the binary ends).
+func TestDecayTimer(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{IdleTimeout: 20 * time.Millisecond, FreeOSMemoryInterval: -1})
+	releaseAll(getEach(p, 1000, 100<<10, 3<<20))
+	if !p.decay.armed.Load() {
+		t.Fatal("timer not armed while the pool holds idle memory")
+	}
+	// Three trims of 10 ms let everything go; allow for a loaded machine.
+	// The timer stops for good once the pool retains nothing: until a new
+	// retention, armed then stays false.
+	deadline := time.Now().Add(30 * time.Second)
+	for p.decay.armed.Load() || p.led.tokens() != p.cfg.MaxIdleBytes {
+		if time.Now().After(deadline) {
+			t.Fatalf("timer still armed; stats %+v", p.Stats().Total)
+		}
+		if raceEnabled {
+			runtime.GC() // reclaims the buffers whose Put sync.Pool dropped
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	st := checkInvariants(t, p)
+	checkTokensExact(t, p)
+	if st.Total.Idle != 0 || st.Total.Decayed+st.Total.Evicted != 3 {
+		t.Errorf("after the timer stopped: idle %d, decayed %d, evicted %d; want 0 idle, 3 gone",
+			st.Total.Idle, st.Total.Decayed, st.Total.Evicted)
+	}
+	// A new retention arms it again.
+	p.Get(1000).Release()
+	if !p.decay.armed.Load() {
+		t.Error("timer not armed again by a new retention")
+	}
+}
+
+func TestDecayOff(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{IdleTimeout: -1})
+	releaseAll(getEach(p, 1000, 100<<10))
+	if p.decay.armed.Load() {
+		t.Error("timer armed with IdleTimeout < 0")
+	}
+	if p.decay.timer != nil {
+		t.Error("timer made with IdleTimeout < 0")
+	}
+}
+
+// TestForcedCollection checks when a trim forces a collection: once the
+// bytes let go reach max(MaxIdleBytes/4, 4 MiB), never when
+// FreeOSMemoryInterval is negative, and not again before the interval.
+func TestForcedCollection(t *testing.T) {
+	// Not parallel: forced collections are rate-limited process-wide.
+	tests := []struct {
+		name     string
+		interval time.Duration
+		spike    int // 1 MiB buffers let go
+		want     uint64
+	}{
+		{"below the threshold", time.Nanosecond, 3, 0},
+		{"at the threshold", time.Nanosecond, 4, 1},
+		{"never", -1, 8, 0},
+		{"rate-limited", time.Hour, 8, 0}, // the previous case's collection is recent
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPool(t, Config{MaxIdleBytes: 16 << 20, IdleTimeout: noTimer, FreeOSMemoryInterval: tt.interval})
+			if tt.name == "rate-limited" {
+				lastForced.Store(int64(time.Since(processStart)))
+			}
+			bufs := make([]*Buffer, tt.spike)
+			for i := range bufs {
+				bufs[i] = p.Get(1 << 20)
+			}
+			releaseAll(bufs)
+			for range decayTicks {
+				p.decay.trim()
+			}
+			st := checkInvariants(t, p)
+			if raceEnabled {
+				return
+			}
+			if st.ForcedCollections != tt.want {
+				t.Errorf("forced collections %d, want %d", st.ForcedCollections, tt.want)
+			}
+			wantPending := int64(tt.spike) << 20
+			if tt.want > 0 {
+				wantPending = 0
+			}
+			if st.LetGoBytes != wantPending {
+				t.Errorf("LetGoBytes %d, want %d", st.LetGoBytes, wantPending)
+			}
+		})
+	}
+}
+
+// TestDropsCountAsLetGo checks that dropped buffers, garbage the pool made,
+// count towards a forced collection and arm the timer.
+func TestDropsCountAsLetGo(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{MaxSize: 1 << 20, MaxIdleBytes: 1 << 20, IdleTimeout: noTimer})
+	p.Get(3 << 20).Release() // oversize
+	bufs := getEach(p, 1<<20, 1<<20)
+	releaseAll(bufs) // the second finds the idle bound reached
+	st := checkInvariants(t, p)
+	if st.Total.Drops.Oversize != 1 || st.Total.Drops.IdleFull != 1 {
+		t.Fatalf("drops %+v, want one oversize and one idle_full", st.Total.Drops)
+	}
+	if want := int64(4 << 20); st.LetGoBytes != want {
+		t.Errorf("LetGoBytes %d, want %d", st.LetGoBytes, want)
+	}
+	if !p.decay.armed.Load() {
+		t.Error("timer not armed after drops")
+	}
+}
+
+func TestLend(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		cfg      Config
+		wantLent bool
+	}{
+		{"default", Config{}, true},
+		{"poison", Config{Poison: true}, true},
+		{"zero", Config{ZeroOnRelease: true}, true},
+		{"track", Config{Track: true}, true},
+		{"one per doubling", Config{ClassesPerDoubling: 1}, false},
+		{"budget", Config{MaxInUseBytes: 1 << 30}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.cfg.IdleTimeout = noTimer
+			p := newPool(t, tt.cfg)
+			sizes := p.cls.sizes
+			c := p.cls.of(10000)
+			big := c + p.cfg.ClassesPerDoubling - 1
+			if big == c {
+				big = c + 1
+			}
+			p.Get(sizes[big]).Release()
+			b := p.Get(10000)
+			if cap(b.B) != sizes[c] {
+				t.Fatalf("cap %d, want class size %d", cap(b.B), sizes[c])
+			}
+			b.B = append(b.B[:0], pattern(10000)...)
+			st := checkInvariants(t, p)
+			lent := st.Classes[big].Lent == 1
+			if lent != tt.wantLent && !(raceEnabled && !lent) {
+				t.Fatalf("lent %v, want %v; stats %+v", lent, tt.wantLent, st.Classes[big])
+			}
+			if lent && (st.Classes[big].InUseBytes != int64(sizes[big]) || st.Classes[big].Idle != 0 || st.Classes[c].Gets != 0) {
+				t.Errorf("lent buffer counted wrong: class %d %+v, class %d %+v", sizes[big], st.Classes[big], sizes[c], st.Classes[c])
+			}
+			b.Release()
+			st = checkInvariants(t, p)
+			checkTokensExact(t, p)
+			if lent && !raceEnabled && (st.Classes[big].Idle != 1 || st.Classes[big].IdleBytes != int64(sizes[big])) {
+				t.Errorf("lent buffer not back whole: %+v", st.Classes[big])
+			}
+			// The whole buffer comes back: a Get of its own class sees all
+			// of it.
+			b = p.Get(sizes[big])
+			if lent && cap(b.B) != sizes[big] {
+				t.Errorf("cap %d after lending, want %d", cap(b.B), sizes[big])
+			}
+			b.Release()
+			if lent && st.Total.Misses != 1 {
+				t.Errorf("misses %d, want 1", st.Total.Misses)
+			}
+		})
+	}
+}
+
+// TestLendReachesNoFurther checks that a Get takes an idle buffer only from
+// the next ClassesPerDoubling-1 classes: all under twice its class size.
+func TestLendReachesNoFurther(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{IdleTimeout: noTimer})
+	sizes := p.cls.sizes
+	c := p.cls.of(10000)
+	p.Get(sizes[c+p.cfg.ClassesPerDoubling]).Release()
+	b := p.Get(10000)
+	defer b.Release()
+	if st := p.Stats(); st.Total.Lent != 0 || !raceEnabled && st.Classes[c].Misses != 1 {
+		t.Errorf("lent %d, misses %d; want a miss, as the idle buffer is twice the class size", st.Total.Lent, st.Classes[c].Misses)
+	}
+}
+
+// BenchmarkForcedCollection measures what the forced collection of
+// FreeOSMemoryInterval costs, at most once per interval: a full collection
+// and the return of free pages, here after a pool let go of 64 MiB while
+// 16 MiB of buffers are in use.
+func BenchmarkForcedCollection(b *testing.B) {
+	p, _ := New(Config{IdleTimeout: noTimer, FreeOSMemoryInterval: time.Nanosecond})
+	inUse := make([]*Buffer, 16)
+	for i := range inUse {
+		inUse[i] = p.Get(1 << 20)
+	}
+	var released uint64
+	for b.Loop() {
+		b.StopTimer()
+		for range 64 {
+			p.Get(1 << 20).Release() // one 1 MiB buffer, idle
+		}
+		spike := getEach(p, make([]int, 64)...)
+		for i := range spike {
+			spike[i] = p.Get(1 << 20)
+		}
+		releaseAll(spike)
+		before := p.Stats().ForcedCollections
+		for range decayTicks - 1 {
+			p.decay.trim()
+		}
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		was := m.HeapReleased
+		b.StartTimer()
+		p.decay.trim() // lets the spike go and forces the collection
+		b.StopTimer()
+		if p.Stats().ForcedCollections != before+1 {
+			b.Fatal("the trim forced no collection")
+		}
+		runtime.ReadMemStats(&m)
+		released += m.HeapReleased - min(was, m.HeapReleased)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(released)/float64(b.N), "returned-B/op")
+	releaseAll(inUse)
+}
