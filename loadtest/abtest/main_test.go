@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime"
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 
 // fakeServer speaks enough of demo-server: the listening line, POST /echo,
 // GET /metrics with the figures the harness reads, GET /healthz, and a
-// graceful stop on SIGTERM. With ABTEST_FAKE_CORRUPT=1 it flips the last
+// graceful stop on SIGTERM, and /debug/pprof/. With ABTEST_FAKE_CORRUPT=1 it flips the last
 // byte of every echo. With -h2c it also serves HTTP/2 without TLS, and
 // then refuses to echo over HTTP/1.1, so a scenario that should use h2c
 // fails when it does not.
@@ -37,6 +38,7 @@ func fakeServer(args []string) int {
 	addr := fs.String("addr", "127.0.0.1:0", "")
 	pool := fs.String("pool", "sized", "")
 	h2c := fs.Bool("h2c", false, "")
+	fs.Bool("pprof", false, "") // always served
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -75,6 +77,8 @@ func fakeServer(args []string) int {
 				*pool, gets.Load(), *pool, gets.Load()/2)
 		}
 	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	srv := &http.Server{Handler: mux}
 	if *h2c {

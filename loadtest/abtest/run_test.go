@@ -138,6 +138,31 @@ func TestRunScenarios(t *testing.T) {
 	}
 }
 
+func TestProfileAgainstFakeServer(t *testing.T) {
+	t.Parallel()
+	small, _ := LookupWorkloads("small")
+	dir := t.TempDir()
+	files, err := Profile(context.Background(), ProfileConfig{
+		ServerBin: os.Args[0], ServerEnv: []string{"ABTEST_FAKE_SERVER=1"},
+		Modes: []string{"off", "sized"}, Requests: 20, Warmup: 5, Seconds: 1, Dir: dir,
+		Scenario: Scenario{Name: "S0", Workload: small[0], Conns: 2},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 6 {
+		t.Fatalf("files %v, want 3 per mode", files)
+	}
+	for _, f := range files {
+		if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if !strings.HasSuffix(files[0], "S0-off-cpu.pprof") {
+		t.Errorf("first file %s", files[0])
+	}
+}
+
 func TestLookupScenarios(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

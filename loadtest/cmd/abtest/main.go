@@ -16,6 +16,11 @@
 //	go run ./cmd/abtest -from results/results.json -out results  # report again
 //	go run ./cmd/abtest -scenarios S1,S2,S3 -rounds 5 -out results/scenarios
 //	go run ./cmd/abtest -quick -scenarios S1,S2,S3   # smoke run of the scenarios
+//	go run ./cmd/abtest -profile prof -scenarios S1-c64 -modes sized,syncpool
+//
+// With -profile DIR the harness measures nothing: for the one scenario
+// and every mode it runs a server with -pprof under that load and writes
+// its CPU profile (-profile-seconds long) and heap profiles into DIR.
 //
 // The scenarios of issue 14 (-scenarios) are S1, the log-uniform mix
 // 1 KiB – 1 MiB at 8, 64 and 256 HTTP/1.1 connections (S1-c8, S1-c64,
@@ -73,6 +78,8 @@ func run(args []string, stderr io.Writer) int {
 		scenarios   = fs.String("scenarios", "", "comma-separated scenarios of issue 14: S1 (or S1-c8, S1-c64, S1-c256), S2, S3")
 		spikeReqs   = fs.Int("spike-requests", 0, "requests of S2's spike (default 512; 64 with -quick)")
 		spikeWaits  = fs.String("spike-waits", "5s,30s", "delays after S2's spike at which memory is sampled (1s,3s with -quick)")
+		profileDir  = fs.String("profile", "", "write CPU and heap profiles of each mode under the one -scenarios scenario into this folder, measuring nothing else")
+		profileSecs = fs.Int("profile-seconds", 15, "length of the CPU profile with -profile")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -151,6 +158,10 @@ func run(args []string, stderr io.Writer) int {
 	if *maxBuffered != "" {
 		cfg.ServerArgs = append(cfg.ServerArgs, "-max-buffered", *maxBuffered)
 	}
+	if *profileDir != "" && len(scs) != 1 {
+		fmt.Fprintln(stderr, "abtest: -profile takes exactly one scenario in -scenarios")
+		return 2
+	}
 	build := "the binary " + *server
 	if *server == "" {
 		root := *repo
@@ -173,6 +184,21 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}
 
+	if *profileDir != "" {
+		files, err := abtest.Profile(ctx, abtest.ProfileConfig{
+			ServerBin: cfg.ServerBin, ServerArgs: cfg.ServerArgs, Modes: cfg.Modes, Scenario: scs[0],
+			Requests: *requests, Warmup: *warmup, Seconds: *profileSecs, Seed: *seed, Dir: *profileDir, Progress: stderr,
+		})
+		for _, f := range files {
+			fmt.Fprintf(stderr, "wrote %s\n", f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "server: %s; read them with go tool pprof -top FILE\n", build)
+		return 0
+	}
 	fmt.Fprintf(stderr, "%d runs: %d rounds × %d workloads and scenarios × %d modes, %d requests each (+%d warm-up), concurrency %d unless a scenario says; load average %s\n",
 		*rounds*(len(ws)+len(scs))*len(cfg.Modes), *rounds, len(ws)+len(scs), len(cfg.Modes), *requests, *warmup, *concurrency, abtest.LoadAverage())
 	res, runErr := abtest.Run(ctx, cfg)
