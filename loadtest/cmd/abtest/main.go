@@ -120,6 +120,11 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "abtest: -scenarios: %v\n", err)
 		return 2
 	}
+	if *quick {
+		for i := range scs {
+			scs[i].Requests = min(scs[i].Requests, *requests)
+		}
+	}
 	var waits []time.Duration
 	for _, f := range splitList(*spikeWaits) {
 		d, err := time.ParseDuration(f)
