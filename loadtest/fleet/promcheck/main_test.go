@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"html"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -208,9 +209,10 @@ func TestLint(t *testing.T) {
 	good := `{"panels": [
 	  {"type": "row", "id": 1, "title": "r"},
 	  {"type": "timeseries", "id": 2, "title": "ok", "datasource": {"uid": "${DS_PROMETHEUS}"},
-	   "targets": [{"refId": "A", "expr": "sum(rate(bufpool_gets_total{pool=~\"$pool\"}[$__rate_interval])) + go_goroutines"}]}],
+	   "targets": [{"refId": "A", "expr": "sum(rate(bufpool_gets_total{job=~\"$job\", instance=~\"$instance\", pool=~\"$pool\"}[$__rate_interval])) + go_goroutines{job=~\"$job\", instance=~\"$instance\"} + k6_vus"}]}],
 	 "templating": {"list": [
 	  {"name": "DS_PROMETHEUS", "type": "datasource", "query": "prometheus"},
+	  {"name": "instance", "type": "query", "query": "label_values(up, instance)", "multi": true, "includeAll": true},
 	  {"name": "pool", "type": "query", "query": "label_values(bufpool_gets_total, pool)", "multi": true, "includeAll": true}]}}`
 	d, err := parseDashboard([]byte(good))
 	if err != nil {
@@ -244,6 +246,7 @@ func TestLint(t *testing.T) {
 		`want label_values(bufpool_gets_total, pool)`,
 		`want multi-value with an All option`,
 		`no datasource variable DS_PROMETHEUS`,
+		`no instance variable`,
 	} {
 		if !strings.Contains(probs, want) {
 			t.Errorf("lint output lacks %q:\n%s", want, probs)
@@ -251,10 +254,24 @@ func TestLint(t *testing.T) {
 	}
 }
 
+// shippedDashboard parses the dashboard of the repository.
+func shippedDashboard(t *testing.T) *dashboard {
+	t.Helper()
+	data, err := os.ReadFile("../../../dashboard/bodypool.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := parseDashboard(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // TestShippedDashboard lints the dashboard of this folder and substitutes
 // every one of its expressions with the variables e2e.sh uses.
 func TestShippedDashboard(t *testing.T) {
-	data, err := os.ReadFile("../bodypool.json")
+	data, err := os.ReadFile("../../../dashboard/bodypool.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +286,7 @@ func TestShippedDashboard(t *testing.T) {
 		t.Errorf("only %d targets", len(d.Targets))
 	}
 	vars := builtinVars(15*time.Second, 5*time.Second, time.Minute)
-	vars["pool"], vars["job"] = "sized", ".*"
+	vars["pool"], vars["job"], vars["instance"] = "sized", ".*", ".*"
 	for _, tg := range d.Targets {
 		q, err := substitute(tg.Expr, vars)
 		if err != nil {
@@ -304,11 +321,11 @@ func TestDescribe(t *testing.T) {
 // and of its errors with a stand-in server.
 func TestQueryAgainstFakeAPI(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query().Get("query")
+		q := r.FormValue("query") // the client POSTs queries as a form
 		switch {
 		case r.URL.Path == "/api/v1/label/pool/values":
-			if r.URL.Query().Get("match[]") != "bufpool_gets_total" {
-				t.Errorf("match[] = %q", r.URL.Query().Get("match[]"))
+			if r.FormValue("match[]") != "bufpool_gets_total" {
+				t.Errorf("match[] = %q", r.FormValue("match[]"))
 			}
 			w.Write([]byte(`{"status":"success","data":["sized"]}`))
 		case q == "bad(":
@@ -317,8 +334,8 @@ func TestQueryAgainstFakeAPI(t *testing.T) {
 		case q == "scalar(1)":
 			w.Write([]byte(`{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}`))
 		default:
-			if r.URL.Query().Get("time") != "1700000000.000" {
-				t.Errorf("time = %q", r.URL.Query().Get("time"))
+			if r.FormValue("time") != "1700000000" {
+				t.Errorf("time = %q", r.FormValue("time"))
 			}
 			w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[
 			  {"metric":{"pool":"sized"},"value":[1700000000,"0.5"]},
@@ -326,7 +343,10 @@ func TestQueryAgainstFakeAPI(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := &client{base: srv.URL, http: srv.Client()}
+	c, err := newClient(srv.URL, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := t.Context()
 	at := time.Unix(1700000000, 0)
 	typ, s, err := c.query(ctx, "x", at)
@@ -367,7 +387,7 @@ func TestRenderSVG(t *testing.T) {
 		  {"metric":{"pool":"sized","class":"512"},"values":[[1700000000,"NaN"]]}]}}`))
 	}))
 	defer srv.Close()
-	data, err := os.ReadFile("../bodypool.json")
+	data, err := os.ReadFile("../../../dashboard/bodypool.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,9 +396,12 @@ func TestRenderSVG(t *testing.T) {
 		t.Fatal(err)
 	}
 	vars := builtinVars(15*time.Second, 5*time.Second, time.Minute)
-	vars["pool"], vars["job"] = "sized", ".*"
+	vars["pool"], vars["job"], vars["instance"] = "sized", ".*", ".*"
 	out := t.TempDir() + "/p.svg"
-	c := &client{base: srv.URL, http: srv.Client()}
+	c, err := newClient(srv.URL, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := renderSVG(t.Context(), c, d, vars, time.Unix(1700000000, 0), time.Unix(1700000002, 0), out); err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +410,7 @@ func TestRenderSVG(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range d.panels {
-		if p.Type != "row" && !strings.Contains(string(svg), ">"+p.Title+"<") {
+		if p.Type != "row" && !strings.Contains(string(svg), ">"+html.EscapeString(p.Title)+"<") {
 			t.Errorf("panel %q missing from the SVG", p.Title)
 		}
 	}

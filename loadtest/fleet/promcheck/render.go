@@ -2,60 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"html"
 	"math"
-	"net/url"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 )
-
-// series is one line of a chart: its legend and its points.
-type series struct {
-	Name   string
-	Metric map[string]string
-	T      []float64 // Unix seconds
-	V      []float64
-}
-
-// queryRange evaluates a range query.
-func (c *client) queryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]series, error) {
-	params := url.Values{
-		"query": {q},
-		"start": {promTime(start)},
-		"end":   {promTime(end)},
-		"step":  {promDuration(step)},
-	}
-	data, err := c.get(ctx, "/api/v1/query_range", params)
-	if err != nil {
-		return nil, err
-	}
-	var d struct {
-		Result []struct {
-			Metric map[string]string `json:"metric"`
-			Values [][2]any          `json:"values"`
-		} `json:"result"`
-	}
-	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, err
-	}
-	out := make([]series, 0, len(d.Result))
-	for _, m := range d.Result {
-		s := series{Name: seriesName(m.Metric)}
-		s.Metric = m.Metric
-		for _, p := range m.Values {
-			t, _ := p[0].(float64)
-			s.T = append(s.T, t)
-			s.V = append(s.V, pointValue(p))
-		}
-		out = append(out, s)
-	}
-	return out, nil
-}
 
 var legendRe = regexp.MustCompile(`\{\{\s*(\w+)\s*\}\}`)
 
