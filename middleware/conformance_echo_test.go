@@ -160,7 +160,11 @@ func echoConformCases(t *testing.T, dir string) []echoConformCase {
 		return c.String(http.StatusOK, "too late")
 	}
 	timeout := func(func(string)) echo.MiddlewareFunc {
+		//lint:ignore SA1019 Echo's deprecated Timeout is still deployed, and ours must not undo it (bug 8).
 		return echomw.TimeoutWithConfig(echomw.TimeoutConfig{Timeout: 5 * time.Millisecond, ErrorMessage: "timed out"})
+	}
+	contextTimeout := func(func(string)) echo.MiddlewareFunc {
+		return echomw.ContextTimeoutWithConfig(echomw.ContextTimeoutConfig{Timeout: 5 * time.Millisecond})
 	}
 	form := url.Values{"_method": {"DELETE"}, "x": {"42"}}.Encode()
 	formPost := rawRequest("POST", "/", []byte(form), "Content-Type: application/x-www-form-urlencoded")
@@ -274,6 +278,12 @@ func echoConformCases(t *testing.T, dir string) []echoConformCase {
 		{name: "Timeout, handler finishes late", other: timeout, handler: lateHandler,
 			knownBug: "8: Echo's Timeout middleware undone (EchoWithConfig restores c.Response().Writer): data race, connection closed"},
 		{name: "Timeout, fast handler", other: timeout, handler: func(c echo.Context) error { return c.String(http.StatusOK, "fast") }},
+		{name: "ContextTimeout, handler finishes late", other: contextTimeout, handler: func(c echo.Context) error {
+			<-c.Request().Context().Done()
+			return c.Request().Context().Err()
+		}},
+		{name: "ContextTimeout, fast handler", other: contextTimeout,
+			handler: func(c echo.Context) error { return c.String(http.StatusOK, "fast") }},
 		{name: "MethodOverride from the form", other: func(func(string)) echo.MiddlewareFunc {
 			return echomw.MethodOverrideWithConfig(echomw.MethodOverrideConfig{Getter: echomw.MethodFromForm("_method")})
 		}, method: http.MethodDelete, handler: func(c echo.Context) error {
