@@ -25,6 +25,11 @@
 #   DEMO_BIN      a demo-server binary to use instead of building one
 #   RUN_TIMEOUT   hard limit for k6 (default 20m; k6 is interrupted after it)
 #   K6_ARGS       extra arguments for `k6 run` (split on spaces)
+#   PROM_RW_URL   also send k6's metrics to this Prometheus remote-write
+#                 endpoint (http://HOST:PORT/api/v1/write; Prometheus started
+#                 with --web.enable-remote-write-receiver), with the trend
+#                 statistics p(95), p(99) and avg the dashboard's k6 row
+#                 reads, tagged testid=run-SCRIPT-MODE (TESTID overrides)
 #   KEEP_WORKDIR  keep the temporary folder (server log, scrapes)
 set -euo pipefail
 
@@ -152,6 +157,13 @@ k6_flags=(--address "" --no-color)
 [[ -t 1 ]] || k6_flags+=(--quiet) # no progress bars in logs
 # shellcheck disable=SC2206 # K6_ARGS is split on purpose
 [[ -z ${K6_ARGS:-} ]] || k6_flags+=($K6_ARGS)
+if [[ -n ${PROM_RW_URL:-} ]]; then
+	export K6_PROMETHEUS_RW_SERVER_URL=$PROM_RW_URL
+	export K6_PROMETHEUS_RW_TREND_STATS=${K6_PROMETHEUS_RW_TREND_STATS:-p(95),p(99),avg}
+	export K6_PROMETHEUS_RW_PUSH_INTERVAL=${K6_PROMETHEUS_RW_PUSH_INTERVAL:-5s}
+	k6_flags+=(-o experimental-prometheus-rw --tag "testid=${TESTID:-run-$NAME-$MODE}")
+	log "k6 metrics go to $PROM_RW_URL (testid ${TESTID:-run-$NAME-$MODE})"
+fi
 set +e
 timeout --signal=INT --kill-after=30s "${RUN_TIMEOUT:-20m}" \
 	k6 run "${k6_flags[@]}" -e "BASE_URL=$BASE_URL" -e "SUMMARY=$SUMMARY_FILE" \

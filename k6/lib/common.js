@@ -11,13 +11,21 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 // baseURL returns BASE_URL (default http://127.0.0.1:8080) without a
-// trailing slash. Only loopback targets are accepted: these scripts are
-// meant for a demo server on this machine and nothing else.
+// trailing slash. Only loopback targets are accepted unless REMOTE_TARGET=1
+// is set: these scripts are meant for a demo server on this machine, and a
+// cluster run (deploy/, the k6 operator) says explicitly that it aims at a
+// service by name.
 export function baseURL() {
   const raw = (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  if (__ENV.REMOTE_TARGET === '1') {
+    if (!/^https?:\/\/[A-Za-z0-9.\-\[\]:]+$/.test(raw)) {
+      throw new Error(`BASE_URL must be http(s)://host[:port], got ${JSON.stringify(raw)}`);
+    }
+    return raw;
+  }
   const m = /^http:\/\/(127(?:\.\d{1,3}){3}|localhost|\[::1\])(?::(\d{1,5}))?$/.exec(raw);
   if (!m) {
-    throw new Error(`BASE_URL must be http://<loopback address>[:port], got ${JSON.stringify(raw)}`);
+    throw new Error(`BASE_URL must be http://<loopback address>[:port] (or set REMOTE_TARGET=1), got ${JSON.stringify(raw)}`);
   }
   return raw;
 }
