@@ -120,3 +120,44 @@ func (b *budget) snapshot() (used int64, waiting int) {
 	defer b.mu.Unlock()
 	return b.used, len(b.waiters)
 }
+
+// TryAcquire is Acquire without waiting: it returns a buffer with room for
+// n bytes if its capacity fits within MaxInUseBytes now, ahead of no
+// waiter, and false otherwise. A false is a probe's answer, not a refusal:
+// it is not counted in Stats.BudgetRejections. Without a budget it is Get.
+func (p *Pool) TryAcquire(n int) (*Buffer, bool) {
+	if p.budget == nil {
+		return p.Get(n), true
+	}
+	size := int64(p.ClassSize(n))
+	if !p.budget.admit(size) {
+		return nil, false
+	}
+	return p.admitted(n, size), true
+}
+
+// admit takes n bytes if they fit now and nobody waits ahead.
+func (b *budget) admit(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.waiters) > 0 || b.used+n > b.max {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+// admitted checks out a buffer for n bytes whose class size, size, the
+// budget has granted.
+func (p *Pool) admitted(n int, size int64) *Buffer {
+	b := p.get(n)
+	if cap(b.B) > int(size) {
+		p.trim(b, int(size))
+	}
+	b.charged = size
+	b.budgeted = true
+	if p.tracker != nil {
+		b = p.tracker.checkout(b)
+	}
+	return b
+}
