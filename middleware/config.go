@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/bodypool/bodypool/bufpool"
@@ -20,7 +21,7 @@ const (
 	DefaultMaxBufferedResponse = 1 << 20
 	// DefaultInitialRequestBuffer is the default size of the first buffer
 	// a request body is read into when it declares a larger length or none.
-	DefaultInitialRequestBuffer = 64 << 10
+	DefaultInitialRequestBuffer = 4 << 10
 	// DefaultBudgetWait is how long a request waits by default for room in
 	// the pool's in-use budget before it is refused with 503.
 	DefaultBudgetWait = 100 * time.Millisecond
@@ -56,7 +57,7 @@ type Config struct {
 	// into when it declares more or declares nothing; the buffer then grows
 	// through the pool as bytes arrive, so the memory a request holds
 	// follows what it has sent, never what it declared. Default
-	// DefaultInitialRequestBuffer (64 KiB).
+	// DefaultInitialRequestBuffer (4 KiB).
 	InitialRequestBuffer int
 
 	// BudgetWait is how long a request waits for room in the pool's in-use
@@ -75,6 +76,13 @@ type Config struct {
 	// Observer, if set, is told the size of every body and every refusal;
 	// metrics.HTTP implements it for Prometheus.
 	Observer Observer
+
+	// Skip, if set, selects requests the middleware leaves alone: their
+	// body is not read and their response not buffered. Use it for routes
+	// that stream their request body or answer while it arrives
+	// (full-duplex handlers, large uploads written to disk), which must
+	// not have the body read before they run.
+	Skip func(*http.Request) bool
 
 	// Skipper selects the requests the Echo middleware leaves alone.
 	// Default echomw.DefaultSkipper. The net/http middleware ignores it.
@@ -131,6 +139,14 @@ func Pooled(p *bufpool.Pool) BufferPool { return pooled{p} }
 
 type pooled struct{ p *bufpool.Pool }
 
+func (p pooled) TryAcquire(n int) (Buffer, bool) {
+	b, ok := p.p.TryAcquire(n)
+	if !ok {
+		return nil, false
+	}
+	return b, true
+}
+
 func (p pooled) Acquire(ctx context.Context, n int) (Buffer, error) {
 	b, err := p.p.Acquire(ctx, n)
 	if err != nil {
@@ -142,7 +158,8 @@ func (p pooled) Acquire(ctx context.Context, n int) (Buffer, error) {
 // config is a validated Config with defaults filled in.
 type config struct {
 	Config
-	retryAfter string // Retry-After value of 503 responses, in seconds
+	retryAfter    string // Retry-After value of 503 responses, in seconds
+	zeroOnRelease bool   // the pool wipes released memory: so do the gzip readers
 }
 
 func (c Config) validate() (*config, error) {
@@ -170,7 +187,12 @@ func (c Config) validate() (*config, error) {
 	case c.InitialRequestBuffer < 0:
 		return nil, fmt.Errorf("%w: InitialRequestBuffer %d is negative", ErrInvalidConfig, c.InitialRequestBuffer)
 	}
+	cc := &config{Config: c}
+	if p, ok := c.Pool.(pooled); ok {
+		cc.zeroOnRelease = p.p.Config().ZeroOnRelease
+	}
 	wait := max(c.BudgetWait, 0)
 	secs := int64((wait + time.Second - 1) / time.Second)
-	return &config{Config: c, retryAfter: fmt.Sprint(max(secs, 1))}, nil
+	cc.retryAfter = fmt.Sprint(max(secs, 1))
+	return cc, nil
 }

@@ -138,6 +138,7 @@ func (c echoConformCase) run(t *testing.T) {
 			}
 			t.Parallel()
 			pool := newPool(t, bufpool.Config{Poison: true})
+			settleLate(t)
 			cfg := Config{Pool: Pooled(pool), MaxBufferedResponse: conformMaxBuffered}
 			if c.cfg != nil {
 				c.cfg(&cfg)
@@ -177,6 +178,8 @@ func echoConformCases(t *testing.T, dir string) []echoConformCase {
 	}
 	panicAtOnce := func(c echo.Context) error { panic("handler failed") }
 	lateHandler := func(c echo.Context) error {
+		conformLate.Add(1)
+		defer conformLate.Add(-1)
 		<-c.Request().Context().Done()
 		return c.String(http.StatusOK, "too late")
 	}
@@ -303,6 +306,8 @@ func echoConformCases(t *testing.T, dir string) []echoConformCase {
 			knownBugAt: []string{"Pre,outer", "Use,outer"}},
 		{name: "Timeout, fast handler", other: timeout, handler: func(c echo.Context) error { return c.String(http.StatusOK, "fast") }},
 		{name: "ContextTimeout, handler finishes late", other: contextTimeout, handler: func(c echo.Context) error {
+			conformLate.Add(1)
+			defer conformLate.Add(-1)
 			<-c.Request().Context().Done()
 			return c.Request().Context().Err()
 		}},
@@ -371,6 +376,7 @@ func TestConformanceEchoWrapped(t *testing.T) {
 					skipKnownBug(t, c.knownBug)
 					t.Parallel()
 					pool := newPool(t, bufpool.Config{Poison: true})
+					settleLate(t)
 					cfg := Config{Pool: Pooled(pool), MaxBufferedResponse: conformMaxBuffered}
 					if c.cfg != nil {
 						c.cfg(&cfg)

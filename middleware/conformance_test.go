@@ -33,6 +33,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -387,6 +388,7 @@ func (c conformCase) run(t *testing.T) {
 	skipKnownBug(t, c.knownBug)
 	t.Parallel()
 	p := newPool(t, bufpool.Config{Poison: true})
+	settleLate(t)
 	cfg := Config{Pool: Pooled(p), MaxBufferedResponse: conformMaxBuffered}
 	if c.cfg != nil {
 		c.cfg(&cfg)
@@ -608,9 +610,23 @@ func reporting(act func(w http.ResponseWriter, r *http.Request) string) func() h
 // writeResult formats what a Write returned.
 func writeResult(n int, err error) string { return fmt.Sprintf("n=%d err=%v", n, err) }
 
+// conformLate counts the handlers still running after a timeout handler
+// answered for them; the pool is checked for leaks only once they are
+// done, as closing a server does not wait for them.
+var conformLate atomic.Int64
+
+// settleLate makes t wait, before its pool's leak check, for the handlers
+// that outlive their timeout.
+func settleLate(t testing.TB) {
+	t.Helper()
+	t.Cleanup(func() { waitFor(t, "handlers that outlived their timeout", func() bool { return conformLate.Load() == 0 }) })
+}
+
 // blockUntilDone waits for the request to be cancelled (by a timeout
 // handler), then tries to answer.
 func blockUntilDone(w http.ResponseWriter, r *http.Request) {
+	conformLate.Add(1)
+	defer conformLate.Add(-1)
 	<-r.Context().Done()
 	io.WriteString(w, "too late")
 }

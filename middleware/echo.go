@@ -35,17 +35,28 @@ func EchoWithConfig(cfg Config) echo.MiddlewareFunc {
 			var rw *responseWriter
 			returned := false
 			defer func() {
-				res.Writer = orig
-				if !returned && rw != nil && !rw.sent() {
+				if rw == nil {
+					return
+				}
+				// Put Echo's writer back only if it is still ours: a
+				// middleware further in may have left its own in place on
+				// purpose (Echo's Timeout does, so that a handler that
+				// finishes late cannot write to the connection).
+				if res.Writer == http.ResponseWriter(rw) {
+					res.Writer = orig
+				}
+				if !returned && !rw.sent() {
 					// The handler panicked before anything went out: the
 					// response is not committed, whatever Echo's Response
 					// recorded, so that Recover can still send a 500.
 					res.Committed, res.Status, res.Size = committed, status, size
 				}
 			}()
+			// The request is changed in place, not copied: what later
+			// middleware does to it (MethodOverride before routing) must
+			// reach Echo's router.
 			rej := c.serve(orig, ec.Request(), func(w http.ResponseWriter, r *http.Request) {
-				rw = w.(*responseWriter)
-				ec.SetRequest(r)
+				rw, _ = w.(*responseWriter) // nil when Skip chose the request
 				res.Writer = w
 				err = next(ec)
 			})

@@ -251,7 +251,7 @@ func TestEchoSkipper(t *testing.T) {
 	}}))
 	var pooled []bool
 	handler := func(c echo.Context) error {
-		_, isOurs := c.Request().Body.(*requestBody)
+		_, isOurs := c.Request().Body.(*bodyReader)
 		pooled = append(pooled, EchoBody(c) != nil && isOurs)
 		return echoEcho(c)
 	}

@@ -36,15 +36,21 @@ func Handler(next http.Handler) http.Handler {
 // settles both when next returns, or panics: then nothing buffered is
 // sent, the memory goes back to the pool, and the panic goes on to the
 // application's recovery. A refused request is returned, not answered,
-// and next does not run.
+// and next does not run. Requests that Skip selects go to next as they
+// are.
 func (c *config) serve(w http.ResponseWriter, r *http.Request, next func(http.ResponseWriter, *http.Request)) *rejection {
+	if c.Skip != nil && c.Skip(r) {
+		next(w, r)
+		return nil
+	}
 	var rb *requestBody
+	var saved fields
 	if hasBody(r) {
 		var rej *rejection
 		if rb, rej = c.readBody(r); rej != nil {
 			return rej
 		}
-		r = rb.install(r)
+		saved = rb.install(r)
 		if c.Observer != nil {
 			c.Observer.RequestBody(len(rb.b))
 		}
@@ -54,12 +60,18 @@ func (c *config) serve(w http.ResponseWriter, r *http.Request, next func(http.Re
 	defer func() {
 		if !done {
 			rw.abort()
-			rb.release()
+			if rb != nil {
+				rb.release()
+				saved.restore(r)
+			}
 		}
 	}()
 	next(rw, r)
 	rw.finish()
-	rb.release()
+	if rb != nil {
+		rb.release()
+		saved.restore(r)
+	}
 	done = true
 	return nil
 }

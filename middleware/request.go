@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/bodypool/bodypool/bufpool"
 	"github.com/labstack/echo/v4"
@@ -29,16 +31,10 @@ var noWait = func() context.Context {
 	return ctx
 }()
 
-var gzipReaders = bufpool.ObjectPool[*gzip.Reader]{New: func() *gzip.Reader { return new(gzip.Reader) }}
-
 // hasBody reports whether r may carry a body. Requests without one cost
 // the middleware no pool traffic and no allocation.
 func hasBody(r *http.Request) bool {
 	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
-}
-
-func isGzip(encoding string) bool {
-	return strings.EqualFold(encoding, "gzip") || strings.EqualFold(encoding, "x-gzip")
 }
 
 func (c *config) tooLarge() *rejection {
@@ -47,20 +43,36 @@ func (c *config) tooLarge() *rejection {
 }
 
 var (
-	errTooLargeOuter = &rejection{http.StatusRequestEntityTooLarge, ReasonTooLarge, "request body too large"}
-	errTruncated     = &rejection{http.StatusBadRequest, ReasonTruncated, "request body truncated or malformed"}
-	errBusy          = &rejection{http.StatusServiceUnavailable, ReasonBudget, "server busy: no memory for the request body now, retry later"}
+	errTooLargeOuter  = &rejection{http.StatusRequestEntityTooLarge, ReasonTooLarge, "request body too large"}
+	errTooLargeBudget = &rejection{http.StatusRequestEntityTooLarge, ReasonTooLarge, "request body too large for the server's memory budget"}
+	errTruncated      = &rejection{http.StatusBadRequest, ReasonTruncated, "request body truncated or malformed"}
+	errNotGzip        = &rejection{http.StatusBadRequest, ReasonTruncated, "request body is not gzip data, though Content-Encoding says gzip (decompressed twice?)"}
+	errBusy           = &rejection{http.StatusServiceUnavailable, ReasonBudget, "server busy: no memory for the request body now, retry later"}
 )
 
-// acquire takes a buffer for n bytes, waiting at most BudgetWait.
-func (c *config) acquire(ctx context.Context, n int) (Buffer, error) {
-	b, err := c.Pool.Acquire(noWait, n)
-	if err != nil && c.BudgetWait > 0 && ctx.Err() == nil {
-		ctx, cancel := context.WithTimeout(ctx, c.BudgetWait)
-		b, err = c.Pool.Acquire(ctx, n)
-		cancel()
+// tryAcquire takes a buffer for n bytes if the budget has room now. A
+// pool that cannot say so without counting a refusal is asked with an
+// ended context.
+func (c *config) tryAcquire(n int) (Buffer, bool) {
+	if p, ok := c.Pool.(interface{ TryAcquire(int) (Buffer, bool) }); ok {
+		return p.TryAcquire(n)
 	}
-	return b, err
+	b, err := c.Pool.Acquire(noWait, n)
+	return b, err == nil
+}
+
+// acquire takes a buffer for n bytes, waiting at most BudgetWait. Only a
+// request that is then refused counts as a budget rejection.
+func (c *config) acquire(ctx context.Context, n int) (Buffer, error) {
+	if b, ok := c.tryAcquire(n); ok {
+		return b, nil
+	}
+	if c.BudgetWait <= 0 || ctx.Err() != nil {
+		return c.Pool.Acquire(noWait, n)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.BudgetWait)
+	defer cancel()
+	return c.Pool.Acquire(ctx, n)
 }
 
 // outerLimit reports whether a read error comes from a body limit further
@@ -73,46 +85,103 @@ func outerLimit(err error) bool {
 	return errors.As(err, &maxBytes) || errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge
 }
 
+// maxGzipLayers bounds how many gzip layers are removed from one body;
+// codings beyond stay on the body and in its Content-Encoding.
+const maxGzipLayers = 4
+
+// gzipLayers reads every Content-Encoding line of h, in order: the codings
+// were applied first to last, so the outermost is last. It returns how
+// many of the outermost are gzip (at most maxGzipLayers), and the codings
+// that remain once those are removed.
+func gzipLayers(h http.Header) (layers int, rest []string) {
+	lines := h["Content-Encoding"]
+	if len(lines) == 0 {
+		return 0, nil
+	}
+	var codings []string
+	for _, line := range lines {
+		for coding := range strings.SplitSeq(line, ",") {
+			coding = strings.TrimSpace(coding)
+			if coding != "" && !strings.EqualFold(coding, "identity") {
+				codings = append(codings, coding)
+			}
+		}
+	}
+	for layers < len(codings) && layers < maxGzipLayers {
+		coding := codings[len(codings)-1-layers]
+		if !strings.EqualFold(coding, "gzip") && !strings.EqualFold(coding, "x-gzip") {
+			break
+		}
+		layers++
+	}
+	return layers, codings[:len(codings)-layers]
+}
+
+// decompressedAlready reports whether an outer middleware has replaced the
+// body with a gzip reader and left Content-Encoding in place, as Echo's
+// Decompress does: decoding again would fail on plain data.
+func decompressedAlready(r *http.Request) bool {
+	_, ok := r.Body.(*gzip.Reader)
+	return ok
+}
+
 // readBody reads r's body into a pooled buffer. The declared length is
 // only a hint: it can refuse a body at once, and it bounds the first
 // buffer, but memory is taken only as bytes arrive.
 func (c *config) readBody(r *http.Request) (*requestBody, *rejection) {
 	declared := r.ContentLength
-	gz := c.Decompress && isGzip(r.Header.Get("Content-Encoding"))
-	if declared > c.maxDeclared(gz) {
+	var layers int
+	var codings []string
+	if c.Decompress && !decompressedAlready(r) {
+		layers, codings = gzipLayers(r.Header)
+	}
+	if declared > c.maxDeclared(layers > 0) {
 		return nil, c.tooLarge()
 	}
 	initial := c.InitialRequestBuffer
-	if declared >= 0 && declared < int64(initial) && !gz {
+	if declared >= 0 && declared < int64(initial) && layers == 0 {
 		initial = int(declared)
 	}
 	buf, err := c.acquire(r.Context(), initial)
 	if err != nil {
 		return nil, errBusy
 	}
-	if declared > 0 && !gz {
+	if declared > 0 && layers == 0 {
 		buf.SizeHint(int(declared))
 	}
 	src := io.Reader(r.Body)
-	if gz {
-		zr := gzipReaders.Get()
-		defer gzipReaders.Put(zr)
-		if err := zr.Reset(r.Body); err != nil {
+	var zs [maxGzipLayers]*gunzipper
+	defer func() {
+		for _, z := range zs[:layers] {
+			if z != nil {
+				c.putGunzipper(z)
+			}
+		}
+	}()
+	for i := range layers {
+		zs[i] = gunzippers.Get().(*gunzipper)
+		if err := zs[i].zr.Reset(src); err != nil {
 			buf.Release()
+			if errors.Is(err, gzip.ErrHeader) && i == 0 {
+				return nil, errNotGzip
+			}
 			return nil, errTruncated
 		}
-		zr.Multistream(true)
-		src = zr
+		src = &zs[i].zr
 	}
 	for {
 		_, err := buf.ReadFromLimit(src, c.MaxRequestBody-int64(buf.Len()))
 		switch {
 		case err == nil:
-			return &requestBody{buf: buf, b: buf.Bytes(), gz: gz}, nil
+			return newRequestBody(buf, layers > 0, codings), nil
 		case errors.Is(err, bufpool.ErrBudgetExceeded):
 			// Growth must wait for the budget: hold what the next steps
 			// need, or give up after BudgetWait.
 			next := int(min(int64(2*buf.Len()+c.InitialRequestBuffer), c.MaxRequestBody+1))
+			if c.neverFits(buf.Len(), next) {
+				buf.Release()
+				return nil, errTooLargeBudget
+			}
 			if c.reserve(r.Context(), buf, next) == nil {
 				continue
 			}
@@ -129,6 +198,18 @@ func (c *config) readBody(r *http.Request) (*requestBody, *rejection) {
 			return nil, errTruncated
 		}
 	}
+}
+
+// neverFits reports whether growing a buffer holding n bytes to hold next
+// needs more than the pool's whole budget: waiting cannot help, the body
+// is too large for this server.
+func (c *config) neverFits(n, next int) bool {
+	p, ok := c.Pool.(pooled)
+	if !ok {
+		return false
+	}
+	budget := p.p.Config().MaxInUseBytes
+	return budget > 0 && int64(p.p.ClassSize(n))+int64(p.p.ClassSize(next)) > budget
 }
 
 // maxDeclared is the largest Content-Length not refused at once. The limit
@@ -153,6 +234,55 @@ func (c *config) reserve(ctx context.Context, buf Buffer, n int) error {
 	return buf.Reserve(ctx, n)
 }
 
+// gunzipper is a pooled gzip reader with the reader it is parked on, so
+// that an idle one refers to no request's body.
+type gunzipper struct {
+	zr     gzip.Reader
+	parked bytes.Reader
+}
+
+// gunzippers holds idle gzip readers. A sync.Pool lets them go over two
+// garbage collections when unused (the runtime collects at least every
+// two minutes).
+var gunzippers = sync.Pool{New: func() any { return new(gunzipper) }}
+
+var (
+	// emptyGzip is a gzip stream of no data: resetting a reader onto it
+	// drops its reference to the last body.
+	emptyGzip = gzipOf(nil)
+	// zeroGzip holds a window's worth of zeros: reading it through a
+	// reader overwrites the plaintext its decompressor keeps.
+	zeroGzip = gzipOf(make([]byte, 32<<10))
+)
+
+func gzipOf(p []byte) []byte {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(p)
+	zw.Close()
+	return b.Bytes()
+}
+
+// putGunzipper parks z and pools it.
+func (c *config) putGunzipper(z *gunzipper) {
+	z.park(c.zeroOnRelease)
+	gunzippers.Put(z)
+}
+
+// park sets z on a stream of its own, so that it refers to no request's
+// body. With wipe (the pool's ZeroOnRelease), the decompressor's window of
+// plaintext is overwritten with zeros first.
+func (z *gunzipper) park(wipe bool) {
+	if wipe {
+		z.parked.Reset(zeroGzip)
+		if z.zr.Reset(&z.parked) == nil {
+			io.Copy(io.Discard, &z.zr)
+		}
+	}
+	z.parked.Reset(emptyGzip)
+	z.zr.Reset(&z.parked)
+}
+
 // reject writes a short plain-text refusal.
 func (c *config) reject(w http.ResponseWriter, rej *rejection) {
 	c.rejectHeaders(w.Header(), rej)
@@ -174,108 +304,4 @@ func (c *config) rejectHeaders(h http.Header, rej *rejection) {
 	if c.Observer != nil {
 		c.Observer.Rejected(rej.reason)
 	}
-}
-
-// requestBody is the handler's r.Body: a reader over the pooled bytes. It
-// implements io.WriterTo, and Close does not release the memory: the
-// middleware does when the handler returns.
-type requestBody struct {
-	buf      Buffer
-	b        []byte
-	off      int
-	gz       bool
-	detached bool
-}
-
-var bodyKey = new(int)
-
-// install gives the handler a request whose body is rb.
-func (rb *requestBody) install(r *http.Request) *http.Request {
-	r = r.WithContext(context.WithValue(r.Context(), bodyKey, rb))
-	r.Body = rb
-	r.ContentLength = int64(len(rb.b))
-	r.TransferEncoding = nil
-	r.GetBody = rb.getBody
-	if rb.gz {
-		h := r.Header.Clone()
-		h.Del("Content-Encoding")
-		h.Set("Content-Length", strconv.Itoa(len(rb.b)))
-		r.Header = h
-	}
-	return r
-}
-
-func (rb *requestBody) getBody() (io.ReadCloser, error) {
-	return &requestBody{b: rb.b}, nil
-}
-
-func (rb *requestBody) Read(p []byte) (int, error) {
-	if rb.off >= len(rb.b) {
-		return 0, io.EOF
-	}
-	n := copy(p, rb.b[rb.off:])
-	rb.off += n
-	return n, nil
-}
-
-func (rb *requestBody) WriteTo(w io.Writer) (int64, error) {
-	rest := rb.b[min(rb.off, len(rb.b)):]
-	if len(rest) == 0 {
-		return 0, nil
-	}
-	n, err := w.Write(rest)
-	rb.off += n
-	if err == nil && n < len(rest) {
-		err = io.ErrShortWrite
-	}
-	return int64(n), err
-}
-
-func (rb *requestBody) Close() error { return nil }
-
-// release returns the memory to the pool, unless a handler detached it.
-// Reads after it see the end of the body, never another request's bytes.
-func (rb *requestBody) release() {
-	if rb == nil {
-		return
-	}
-	if !rb.detached {
-		rb.buf.Release()
-	}
-	rb.buf, rb.b = nil, nil
-}
-
-func lookup(r *http.Request) *requestBody {
-	if rb, ok := r.Body.(*requestBody); ok && rb.buf != nil {
-		return rb
-	}
-	if rb, ok := r.Context().Value(bodyKey).(*requestBody); ok && rb.buf != nil {
-		return rb
-	}
-	return nil
-}
-
-// Body returns the body of r as read by the middleware, without a copy, or
-// nil when r has no body or did not pass through the middleware. The bytes
-// are valid until the handler returns, unless detached with DetachBody.
-func Body(r *http.Request) []byte {
-	if rb := lookup(r); rb != nil {
-		return rb.b
-	}
-	return nil
-}
-
-// DetachBody is like Body, but hands the bytes to the caller for good: the
-// middleware does not reuse them after the handler returns. Detached
-// memory is not pooled again; detach only what must outlive the handler.
-func DetachBody(r *http.Request) []byte {
-	rb := lookup(r)
-	if rb == nil {
-		return nil
-	}
-	if !rb.detached {
-		rb.b = rb.buf.Detach()
-		rb.detached = true
-	}
-	return rb.b
 }
