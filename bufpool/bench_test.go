@@ -139,11 +139,13 @@ func BenchmarkGetRelease(b *testing.B) {
 				warmUp(b, c.name, step, w.sizes)
 				b.ReportAllocs()
 				i := 0
+				cpu := processCPU()
 				for b.Loop() {
 					step(w.sizes[i%len(w.sizes)])
 					i++
 				}
 				b.StopTimer()
+				b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 				b.ReportMetric(float64(int64(heapInUse())-int64(base)), "retained-B")
 				runtime.KeepAlive(step)
 			})

@@ -46,7 +46,10 @@ type Buffer struct {
 // of b.B, must not be used afterwards. Release panics if b was released
 // already (when the pool can tell) or did not come from a Pool.
 func (b *Buffer) Release() {
-	p := b.checkOwned("Release")
+	p := b.pool
+	if p == nil || b.s == nil || b.s.state != slabInUse || p.tracker != nil {
+		p = b.checkOwned("Release")
+	}
 	b.settle(p)
 	p.put(b)
 }

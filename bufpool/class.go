@@ -81,14 +81,19 @@ func (c *classes) of(n int) int {
 	if n <= c.sizes[0] {
 		return 0
 	}
-	if c.pow2 {
-		// n-1 is 2^(l-1) + f with f < 2^(l-1): n's class is the grid
-		// point after 2^(l-1) + (f's top lk bits) 2^(l-1)/k. The last
-		// grid point may be cut to MaxSize, which still holds n.
-		m := uint(n - 1)
-		l := bits.Len(m)
-		return (l-1-c.l0)<<c.lk + int(m>>(l-1-c.lk)&(1<<c.lk-1)) + 1
+	if !c.pow2 {
+		return c.lookup(n)
 	}
+	// n-1 is 2^(l-1) + f with f < 2^(l-1): n's class is the grid point
+	// after 2^(l-1) + (f's top lk bits) 2^(l-1)/k. The last grid point may
+	// be cut to MaxSize, which still holds n.
+	m := uint(n - 1)
+	l := bits.Len(m)
+	return (l-1-c.l0)<<c.lk + int(m>>(l-1-c.lk)&(1<<c.lk-1)) + 1
+}
+
+// lookup is of for classes off the power-of-two grid.
+func (c *classes) lookup(n int) int {
 	i := int(c.first[bucket(n)])
 	for c.sizes[i] < n {
 		i++

@@ -11,9 +11,21 @@
 //     a request of n bytes up to its class wastes fewer than n/k bytes for
 //     k classes per doubling. A class never hands out a buffer smaller than
 //     its size; buffers beyond MaxSize are allocated exactly and never kept.
-//   - Bounds. MaxIdleBytes bounds the memory kept idle, and idle memory
-//     decays after about two garbage collections without use, as in
-//     sync.Pool. MaxInUseBytes optionally bounds the bytes checked out at
+//   - Idle memory in few classes. Fine classes would spread idle memory
+//     over as many classes, each keeping buffers for its own peak. A Get
+//     whose class has no idle buffer takes one of the next k-1 classes
+//     (under twice its size) before it allocates, cut to its own class
+//     size, so what it sees keeps the bound above while idle memory
+//     gathers in about one class per doubling. Pools with a budget do not
+//     lend, so that the budget counts every byte checked out.
+//   - Bounds, and decay by time. MaxIdleBytes bounds the memory kept idle.
+//     Idle buffers unused for IdleTimeout (4 s) are let go, and when the
+//     pool has let go of a lot, it forces a collection that returns the
+//     memory to the operating system, at most once per
+//     FreeOSMemoryInterval (2 s) in the process: a server that pools well
+//     makes no garbage and rarely collects, so decay by the garbage
+//     collector alone, as in sync.Pool, would pin a spike's memory for
+//     minutes. MaxInUseBytes optionally bounds the bytes checked out at
 //     once: Acquire waits, first come first served, until the budget has
 //     room, or fails with ErrBudgetExceeded.
 //   - Growth through the pool. When a Buffer must grow (Write, ReadFrom,
@@ -28,10 +40,11 @@
 //     buffers with PoisonByte and panics when one was written after
 //     release; ZeroOnRelease wipes them for bodies that carry secrets.
 //     Detach hands a buffer's bytes to the caller for good.
-//   - Exact statistics. Stats reports gets, hits, misses, releases, drops
-//     by reason, and in-use and idle buffers and bytes, per class and in
-//     total, from counters sharded so that no cache line is written by
-//     every Get.
+//   - Exact statistics. Stats reports gets, hits (and lent), misses,
+//     releases, drops by reason, decayed and evicted buffers, and in-use
+//     and idle buffers and bytes, per class and in total, from counters
+//     sharded so that no cache line is written by every Get. A Get and a
+//     Release each cost one atomic write.
 //
 // Typical use:
 //

@@ -3,6 +3,7 @@ package bufpool
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -146,7 +147,23 @@ func (p *Pool) ClassSize(n int) int {
 // Acquire to wait for room instead. The caller owns the buffer until it
 // calls Release or Detach.
 func (p *Pool) Get(n int) *Buffer {
-	b := p.get(n)
+	var b *Buffer
+	if uint(n) <= uint(p.cfg.MaxSize) {
+		// p.cls.of(n), by hand: the compiler does not inline it.
+		c := 0
+		if n > p.cls.sizes[0] {
+			if p.cls.pow2 {
+				m := uint(n - 1)
+				l := bits.Len(m)
+				c = (l-1-p.cls.l0)<<p.cls.lk + int(m>>(l-1-p.cls.lk)&(1<<p.cls.lk-1)) + 1
+			} else {
+				c = p.cls.lookup(n)
+			}
+		}
+		b = p.getClass(c)
+	} else {
+		b = p.get(n)
+	}
 	if p.budget != nil {
 		b.charged = int64(cap(b.B))
 		p.budget.force(b.charged)
@@ -184,42 +201,17 @@ func (p *Pool) get(n int) *Buffer {
 	return p.getClass(p.cls.of(n))
 }
 
+// getClass serves a Get of class c: from an idle buffer of c, or, when c
+// has none, of one of the next p.borrow classes, whose sizes are all below
+// twice c's, or else from new memory of c's size.
+//
+// A buffer of a larger class f is lent: its B is cut to c's size, so that
+// what Get returns keeps c's bound; it is counted as taken from f, whose
+// capacity it keeps, and Release restores its whole capacity. Either way,
+// one atomic write.
 func (p *Pool) getClass(c int) *Buffer {
-	cl := &p.classes[c]
-	if !cl.empty.Load() {
-		if v := cl.pool.Get(); v != nil {
-			b := v.(*Buffer)
-			s := b.s
-			s.ctr[c*nCounters+cHits].Add(1)
-			if s.capacity != p.cls.sizes[c] || p.cfg.Poison {
-				p.hitSlow(b, c)
-			}
-			s.state = slabInUse
-			return b
-		}
-		cl.empty.Store(true)
-	}
-	return p.miss(c)
-}
-
-// hitSlow completes a hit on an idle buffer of class c whose capacity is
-// not the class size, or of a pool in Poison mode.
-func (p *Pool) hitSlow(b *Buffer, c int) {
-	s := b.s
-	if extra := int64(s.capacity - p.cls.sizes[c]); extra != 0 {
-		p.led.add(s.home, c, cExtraIdle, -extra)
-		p.led.add(s.home, c, cExtraInUse, extra)
-	}
-	if p.cfg.Poison {
-		checkPoison(b.B[:cap(b.B)])
-	}
-}
-
-// miss serves a Get of class c whose class has no idle buffer: from an
-// idle buffer of one of the next p.borrow classes, whose sizes are all
-// below twice c's, or else from new memory of c's size.
-func (p *Pool) miss(c int) *Buffer {
-	for f := c + 1; f <= c+p.borrow && f < len(p.classes); f++ {
+	last := min(c+p.borrow, len(p.classes)-1)
+	for f := c; f <= last; f++ {
 		cl := &p.classes[f]
 		if cl.empty.Load() {
 			continue
@@ -229,26 +221,36 @@ func (p *Pool) miss(c int) *Buffer {
 			cl.empty.Store(true)
 			continue
 		}
-		return p.lend(v.(*Buffer), c, f)
+		b := v.(*Buffer)
+		s := b.s
+		if s.capacity != p.cls.sizes[f] || p.cfg.Poison {
+			p.hitSlow(b, f)
+		}
+		if f == c {
+			s.ctr[f*nCounters+cHits].Add(1)
+		} else {
+			s.ctr[f*nCounters+cLent].Add(1)
+			b.B = b.B[:0:p.cls.sizes[c]]
+		}
+		s.state = slabInUse
+		return b
 	}
 	b := p.newBuffer(make([]byte, 0, p.cls.sizes[c]), c)
 	p.led.add(b.s.home, c, cMisses, 1)
 	return b
 }
 
-// lend hands an idle buffer of class f to a Get of the smaller class c. Its
-// B is cut to c's size, so that what Get returns keeps c's bound; the
-// buffer is counted as taken from f, whose capacity it keeps, and Release
-// restores its whole capacity. One atomic write, as for any hit.
-func (p *Pool) lend(b *Buffer, c, f int) *Buffer {
+// hitSlow completes a hit on an idle buffer of class f whose capacity is
+// not the class size, or of a pool in Poison mode.
+func (p *Pool) hitSlow(b *Buffer, f int) {
 	s := b.s
-	s.ctr[f*nCounters+cLent].Add(1)
-	if s.capacity != p.cls.sizes[f] || p.cfg.Poison {
-		p.hitSlow(b, f)
+	if extra := int64(s.capacity - p.cls.sizes[f]); extra != 0 {
+		p.led.add(s.home, f, cExtraIdle, -extra)
+		p.led.add(s.home, f, cExtraInUse, extra)
 	}
-	s.state = slabInUse
-	b.B = b.B[:0:p.cls.sizes[c]]
-	return b
+	if p.cfg.Poison {
+		checkPoison(b.B[:cap(b.B)])
+	}
 }
 
 func (p *Pool) getOversize(n int) *Buffer {
@@ -293,25 +295,29 @@ func (p *Pool) newBuffer(mem []byte, c int) *Buffer {
 // it under the largest class its capacity covers, or drops it.
 func (p *Pool) put(b *Buffer) {
 	s := b.s
-	mem := b.B[:0]
 	// The common case: a buffer of its class's size, cycling through the
 	// pool, that holds its idle tokens already. One atomic write.
-	if p.plain && s.base == uintptr(unsafe.Pointer(unsafe.SliceData(mem))) {
+	if p.plain && s.base == uintptr(unsafe.Pointer(unsafe.SliceData(b.B))) {
 		if c := int(s.class); c < len(p.cls.sizes) && s.capacity == p.cls.sizes[c] && s.held.Load() >= int64(s.capacity) {
-			if cap(mem) != s.capacity {
+			s.ctr[c*nCounters+cReleases].Add(1)
+			if cap(b.B) == s.capacity {
+				b.B = b.B[:0]
+			} else {
 				// Cut by lend, or by the user: the array is whole, and
 				// the pool's.
-				mem = unsafe.Slice(unsafe.SliceData(mem), s.capacity)[:0]
+				b.B = unsafe.Slice(unsafe.SliceData(b.B), s.capacity)[:0]
 			}
-			s.ctr[c*nCounters+cReleases].Add(1)
 			s.idleSince = p.decay.epoch.Load()
 			s.state = slabIdle
-			b.B = mem
-			p.putIdle(c, b)
+			cl := &p.classes[c]
+			if cl.empty.Load() {
+				cl.empty.Store(false)
+			}
+			cl.pool.Put(b)
 			return
 		}
 	}
-	p.putSlow(b, mem)
+	p.putSlow(b, b.B[:0])
 }
 
 // putIdle files an idle buffer in class f.

@@ -24,7 +24,8 @@ func (d *Drops) add(o Drops) {
 }
 
 // ClassStats reports one size class. Gets, hits, misses, releases, drops
-// and in-use figures count buffers by the class they were taken from;
+// and in-use figures count buffers by the class they were taken from (a
+// buffer lent to a Get of a smaller class is counted in its own class);
 // idle figures by the class they were filed in (a buffer that grew is
 // filed in a larger class than it was taken from).
 //
