@@ -138,7 +138,7 @@ func (c echoConformCase) run(t *testing.T) {
 			}
 			t.Parallel()
 			pool := newPool(t, bufpool.Config{Poison: true})
-			settleLate(t)
+			settleLate(t, pool)
 			cfg := Config{Pool: Pooled(pool), MaxBufferedResponse: conformMaxBuffered}
 			if c.cfg != nil {
 				c.cfg(&cfg)
@@ -376,7 +376,7 @@ func TestConformanceEchoWrapped(t *testing.T) {
 					skipKnownBug(t, c.knownBug)
 					t.Parallel()
 					pool := newPool(t, bufpool.Config{Poison: true})
-					settleLate(t)
+					settleLate(t, pool)
 					cfg := Config{Pool: Pooled(pool), MaxBufferedResponse: conformMaxBuffered}
 					if c.cfg != nil {
 						c.cfg(&cfg)

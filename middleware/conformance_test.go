@@ -388,7 +388,7 @@ func (c conformCase) run(t *testing.T) {
 	skipKnownBug(t, c.knownBug)
 	t.Parallel()
 	p := newPool(t, bufpool.Config{Poison: true})
-	settleLate(t)
+	settleLate(t, p)
 	cfg := Config{Pool: Pooled(p), MaxBufferedResponse: conformMaxBuffered}
 	if c.cfg != nil {
 		c.cfg(&cfg)
@@ -615,11 +615,16 @@ func writeResult(n int, err error) string { return fmt.Sprintf("n=%d err=%v", n,
 // done, as closing a server does not wait for them.
 var conformLate atomic.Int64
 
-// settleLate makes t wait, before its pool's leak check, for the handlers
-// that outlive their timeout.
-func settleLate(t testing.TB) {
+// settleLate makes t wait, before the leak check of p, for the handlers
+// that outlive their timeout, and for p's buffers to come back: a handler
+// behind a timeout handler may release its memory after the server closed.
+// A buffer that never comes back fails the test after 10 s.
+func settleLate(t testing.TB, p *bufpool.Pool) {
 	t.Helper()
-	t.Cleanup(func() { waitFor(t, "handlers that outlived their timeout", func() bool { return conformLate.Load() == 0 }) })
+	t.Cleanup(func() {
+		waitFor(t, "handlers that outlived their timeout", func() bool { return conformLate.Load() == 0 })
+		waitFor(t, "buffers held past a timeout", func() bool { return p.Stats().Total.InUse == 0 })
+	})
 }
 
 // blockUntilDone waits for the request to be cancelled (by a timeout
