@@ -8,6 +8,7 @@ require (
 	github.com/bodypool/bodypool v0.0.0-00010101000000-000000000000
 	github.com/bytedance/gopkg v0.1.4
 	github.com/gobwas/pool v0.2.1
+	github.com/grafana/grafana-foundation-sdk/go v0.0.22
 	github.com/libp2p/go-buffer-pool v0.1.0
 	github.com/oxtoacart/bpool v0.0.0-20190530202638-03653db5a59c
 	github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring v0.95.2
