@@ -50,7 +50,11 @@ func (b *Buffer) Release() {
 	if p == nil || b.s == nil || b.s.state != slabInUse || p.tracker != nil {
 		p = b.checkOwned("Release")
 	}
-	b.settle(p)
+	if p.budget != nil {
+		b.settle(p)
+	} else {
+		b.hint = 0 // without a budget, nothing else is ever set
+	}
 	p.put(b)
 }
 

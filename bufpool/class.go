@@ -16,10 +16,10 @@ type classes struct {
 	first [65 * 8]uint16
 	// pow2 is set when the smallest class is a power of two of at least k:
 	// the classes then lie on the grid 2^j(1+i/k) and of computes the
-	// index instead of looking it up. l0 is the log of the smallest class,
-	// lk that of k.
-	pow2   bool
-	l0, lk int
+	// index instead of looking it up. lk is the log of k, off the offset
+	// of the computed index (see of).
+	pow2    bool
+	lk, off int
 }
 
 // bucket splits the sizes into eighths of doublings: by the length of n-1
@@ -34,8 +34,9 @@ func newClasses(minSize, maxSize, k int) classes {
 	var c classes
 	if minSize >= k && minSize&(minSize-1) == 0 {
 		c.pow2 = true
-		c.l0 = bits.Len(uint(minSize)) - 1
+		l0 := bits.Len(uint(minSize)) - 1
 		c.lk = bits.Len(uint(k)) - 1
+		c.off = 1 - (l0+2)<<c.lk
 	}
 	for base := minSize; ; base *= 2 {
 		for j := 0; j < k; j++ {
@@ -84,12 +85,14 @@ func (c *classes) of(n int) int {
 	if !c.pow2 {
 		return c.lookup(n)
 	}
-	// n-1 is 2^(l-1) + f with f < 2^(l-1): n's class is the grid point
-	// after 2^(l-1) + (f's top lk bits) 2^(l-1)/k. The last grid point may
-	// be cut to MaxSize, which still holds n.
+	// With l0 the log of the smallest class, n-1 = 2^(l-1) + f, f <
+	// 2^(l-1), and t = (n-1)>>(l-1-lk), so that k <= t < 2k: n's class is
+	// the grid point after 2^(l-1) + (t-k) 2^(l-1)/k, whose index is
+	// (l-1-l0)k + (t-k) + 1 = lk + t + off. The last grid point may be cut
+	// to MaxSize, which still holds n.
 	m := uint(n - 1)
 	l := bits.Len(m)
-	return (l-1-c.l0)<<c.lk + int(m>>(l-1-c.lk)&(1<<c.lk-1)) + 1
+	return l<<c.lk + int(m>>(l-1-c.lk)) + c.off
 }
 
 // lookup is of for classes off the power-of-two grid.

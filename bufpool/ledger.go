@@ -78,8 +78,10 @@ func newLedger(sizes []int, maxIdle int64) *ledger {
 
 func (l *ledger) home() uint32 { return rand.Uint32() & l.mask }
 
-// row returns the counters of shard home, indexed class*nCounters+kind.
-func (l *ledger) row(home uint32) []atomic.Int64 { return l.shards[home].c }
+// row returns the counters of a class in shard home.
+func (l *ledger) row(home uint32, class int) *[nCounters]atomic.Int64 {
+	return (*[nCounters]atomic.Int64)(l.shards[home].c[class*nCounters:])
+}
 
 func (l *ledger) add(home uint32, class, kind int, delta int64) {
 	l.shards[home].c[class*nCounters+kind].Add(delta)

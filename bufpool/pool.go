@@ -44,6 +44,9 @@ type Pool struct {
 	// plain is set when released buffers need no pass over their bytes
 	// (neither Poison nor ZeroOnRelease): the fast release path applies.
 	plain bool
+	// checked is set when a Get has more to do than take a buffer: a
+	// budget to charge or a checkout to track.
+	checked bool
 	// borrow is the number of larger classes a Get whose class is empty
 	// may take an idle buffer from: ClassesPerDoubling-1, or 0 with a
 	// budget, which must count every byte checked out.
@@ -81,8 +84,13 @@ type slab struct {
 	class    int32   // origin class while in use, filing class while idle
 	home     uint32
 	state    uint8
-	// ctr is the home shard's counters, to spare the hot paths a lookup.
-	ctr []atomic.Int64
+	// fast is set while the memory is retained (it holds its tokens) and
+	// its capacity is its class's size: Get and Release then take their
+	// fast paths.
+	fast bool
+	// row is the counters of class in the home shard, kept by setClass,
+	// to spare the hot paths a lookup.
+	row *[nCounters]atomic.Int64
 	// idleSince is the pool's decay epoch when the buffer was last
 	// released: the time decay lets it go after IdleTimeout unused.
 	idleSince uint32
@@ -93,6 +101,12 @@ type slab struct {
 	// garbage collector). Swapped atomically on the rare paths that give
 	// it back, because the cleanup of a replaced array may race with them.
 	held atomic.Int64
+}
+
+// setClass sets s's class and the counters its fast paths move.
+func (s *slab) setClass(c int) {
+	s.class = int32(c)
+	s.row = s.led.row(s.home, c)
 }
 
 // giveBack returns the tokens s holds.
@@ -121,6 +135,7 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.Track {
 		p.tracker = newTracker()
 	}
+	p.checked = p.budget != nil || p.tracker != nil
 	p.decay.init(p)
 	return p, nil
 }
@@ -155,7 +170,7 @@ func (p *Pool) Get(n int) *Buffer {
 			if p.cls.pow2 {
 				m := uint(n - 1)
 				l := bits.Len(m)
-				c = (l-1-p.cls.l0)<<p.cls.lk + int(m>>(l-1-p.cls.lk)&(1<<p.cls.lk-1)) + 1
+				c = l<<p.cls.lk + int(m>>(l-1-p.cls.lk)) + p.cls.off
 			} else {
 				c = p.cls.lookup(n)
 			}
@@ -164,12 +179,14 @@ func (p *Pool) Get(n int) *Buffer {
 	} else {
 		b = p.get(n)
 	}
-	if p.budget != nil {
-		b.charged = int64(cap(b.B))
-		p.budget.force(b.charged)
-	}
-	if p.tracker != nil {
-		b = p.tracker.checkout(b)
+	if p.checked {
+		if p.budget != nil {
+			b.charged = int64(cap(b.B))
+			p.budget.force(b.charged)
+		}
+		if p.tracker != nil {
+			b = p.tracker.checkout(b)
+		}
 	}
 	return b
 }
@@ -223,13 +240,13 @@ func (p *Pool) getClass(c int) *Buffer {
 		}
 		b := v.(*Buffer)
 		s := b.s
-		if s.capacity != p.cls.sizes[f] || p.cfg.Poison {
+		if !s.fast || p.cfg.Poison {
 			p.hitSlow(b, f)
 		}
 		if f == c {
-			s.ctr[f*nCounters+cHits].Add(1)
+			s.row[cHits].Add(1)
 		} else {
-			s.ctr[f*nCounters+cLent].Add(1)
+			s.row[cLent].Add(1)
 			b.B = b.B[:0:p.cls.sizes[c]]
 		}
 		s.state = slabInUse
@@ -259,7 +276,8 @@ func (p *Pool) getOversize(n int) *Buffer {
 	// No cleanup: an oversize buffer is never retained, so it is never
 	// idle. base stays zero so that a Release never mistakes it for one.
 	home := p.led.home()
-	b.s = &slab{led: p.led, capacity: n, class: int32(o), home: home, ctr: p.led.row(home)}
+	b.s = &slab{led: p.led, capacity: n, home: home}
+	b.s.setClass(o)
 	p.led.add(b.s.home, o, cMisses, 1)
 	p.led.add(b.s.home, o, cExtraInUse, int64(n))
 	return b
@@ -273,7 +291,7 @@ func (p *Pool) getOversize(n int) *Buffer {
 func (p *Pool) trim(b *Buffer, n int) {
 	s := b.s
 	p.led.add(s.home, int(s.class), cExtraInUse, int64(n-s.capacity))
-	s.capacity = n
+	s.capacity, s.fast = n, false
 	b.B = b.B[:0:n]
 }
 
@@ -283,10 +301,9 @@ func (p *Pool) newBuffer(mem []byte, c int) *Buffer {
 		led:      p.led,
 		base:     uintptr(unsafe.Pointer(unsafe.SliceData(mem))),
 		capacity: cap(mem),
-		class:    int32(c),
 	}
 	s.home = p.led.home()
-	s.ctr = p.led.row(s.home)
+	s.setClass(c)
 	runtime.AddCleanup(unsafe.SliceData(mem), reclaimed, s)
 	return &Buffer{ByteBuffer: bytebufferpool.ByteBuffer{B: mem}, pool: p, s: s}
 }
@@ -297,9 +314,10 @@ func (p *Pool) put(b *Buffer) {
 	s := b.s
 	// The common case: a buffer of its class's size, cycling through the
 	// pool, that holds its idle tokens already. One atomic write.
-	if p.plain && s.base == uintptr(unsafe.Pointer(unsafe.SliceData(b.B))) {
-		if c := int(s.class); c < len(p.cls.sizes) && s.capacity == p.cls.sizes[c] && s.held.Load() >= int64(s.capacity) {
-			s.ctr[c*nCounters+cReleases].Add(1)
+	if s.fast && p.plain && s.base == uintptr(unsafe.Pointer(unsafe.SliceData(b.B))) {
+		{
+			c := int(s.class)
+			s.row[cReleases].Add(1)
 			if cap(b.B) == s.capacity {
 				b.B = b.B[:0]
 			} else {
@@ -354,7 +372,8 @@ func (p *Pool) putSlow(b *Buffer, mem []byte) {
 		// must stay inert, so this array gets a slab of its own.
 		s.giveBack()
 		nb := p.newBuffer(mem, origin)
-		nb.s.home, nb.s.ctr = s.home, s.ctr
+		nb.s.home = s.home
+		nb.s.setClass(origin)
 		b.s, s = nb.s, nb.s
 	}
 	f := origin
@@ -387,7 +406,9 @@ func (p *Pool) putSlow(b *Buffer, mem []byte) {
 	case p.cfg.ZeroOnRelease:
 		clear(mem[:c])
 	}
-	s.capacity, s.class, s.state = c, int32(f), slabIdle
+	s.capacity, s.state = c, slabIdle
+	s.setClass(f)
+	s.fast = c == p.cls.sizes[f]
 	s.idleSince = p.decay.epoch.Load()
 	b.B = mem
 	p.putIdle(f, b)
@@ -429,6 +450,7 @@ func (p *Pool) Prefill(size, count int) int {
 			return i
 		}
 		s.held.Store(int64(s.capacity))
+		s.fast = true
 		p.led.add(s.home, c, cPrefilled, 1)
 		if p.cfg.Poison {
 			poison(b.B[:cap(b.B)])
