@@ -33,6 +33,9 @@ type Buffer struct {
 
 	pool *Pool
 	s    *slab
+	// full is B before lend cut it to the class of the Get, so that
+	// Release gives the pool the whole array back; nil unless lent.
+	full []byte
 
 	probe [16]byte // tells a full buffer's reader at its end from one with more
 
@@ -72,7 +75,7 @@ func (b *Buffer) Detach() []byte {
 	p.led.add(s.home, int(s.class), cDropDetached, 1)
 	s.giveBack()
 	s.state = slabGone
-	b.B, b.s = nil, nil
+	b.B, b.s, b.full = nil, nil, nil
 	return mem
 }
 
@@ -195,6 +198,7 @@ func (b *Buffer) growAtMost(need, most int, force bool) error {
 	nb.B = append(nb.B[:0], b.B...)
 	b.B, nb.B = nb.B, b.B
 	b.s, nb.s = nb.s, b.s
+	b.full, nb.full = nb.full, b.full
 	p.put(nb)
 	if p.budget != nil {
 		if keep := max(b.floor, int64(cap(b.B))); b.charged > keep {

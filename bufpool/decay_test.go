@@ -1,6 +1,7 @@
 package bufpool
 
 import (
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -352,4 +353,64 @@ func BenchmarkForcedCollection(b *testing.B) {
 	}
 	b.ReportMetric(float64(released)/float64(b.N), "returned-B/op")
 	releaseAll(inUse)
+}
+
+// TestLentBuffer checks that a lent buffer, cut to the class of its Get,
+// goes back whole, or leaves the pool's accounts cleanly, whatever its user
+// does with it.
+func TestLentBuffer(t *testing.T) {
+	actions := []struct {
+		name string
+		do   func(b *Buffer) // ends with b released or detached
+	}{
+		{"release", func(b *Buffer) { b.Release() }},
+		{"grow then release", func(b *Buffer) {
+			b.Write(pattern(100 << 10))
+			b.Release()
+		}},
+		{"detach", func(b *Buffer) {
+			if mem := b.Detach(); len(mem) != 10000 {
+				panic("detached bytes lost")
+			}
+		}},
+		{"replace B then release", func(b *Buffer) {
+			b.B = append(b.B[:cap(b.B)], 'x') // a new array, from append
+			b.Release()
+		}},
+		{"reslice then release", func(b *Buffer) {
+			b.B = b.B[:0:100]
+			b.Release()
+		}},
+	}
+	for _, cfg := range []Config{{}, {Track: true}, {Poison: true}} {
+		for _, a := range actions {
+			t.Run(fmt.Sprintf("%s/track=%v/poison=%v", a.name, cfg.Track, cfg.Poison), func(t *testing.T) {
+				cfg.IdleTimeout = noTimer
+				gcs := gcCount()
+				p := newPool(t, cfg)
+				c := p.cls.of(10000)
+				p.Get(p.cls.sizes[c+1]).Release()
+				b := p.Get(10000)
+				b.B = append(b.B, pattern(10000)...)
+				lent := p.Stats().Total.Lent == 1
+				a.do(b)
+				checkInvariants(t, p)
+				checkTokensExact(t, p)
+				if !lent || !exact(gcs) {
+					return
+				}
+				// Nothing of the array is lost: a Get of its class takes
+				// it whole (or the larger array that replaced it), unless
+				// it left the pool.
+				st := p.Stats()
+				if st.Total.Drops.Detached == 0 && st.Classes[c+1].Idle == 1 {
+					nb := p.Get(p.cls.sizes[c+1])
+					if cap(nb.B) < p.cls.sizes[c+1] || p.Stats().Classes[c+1].Hits != 2 {
+						t.Errorf("lent buffer back with cap %d, want at least %d", cap(nb.B), p.cls.sizes[c+1])
+					}
+					nb.Release()
+				}
+			})
+		}
+	}
 }

@@ -247,6 +247,7 @@ func (p *Pool) getClass(c int) *Buffer {
 			s.row[cHits].Add(1)
 		} else {
 			s.row[cLent].Add(1)
+			b.full = b.B
 			b.B = b.B[:0:p.cls.sizes[c]]
 		}
 		s.state = slabInUse
@@ -311,20 +312,22 @@ func (p *Pool) newBuffer(mem []byte, c int) *Buffer {
 // put takes back a buffer whose budget and tracking were settled: it files
 // it under the largest class its capacity covers, or drops it.
 func (p *Pool) put(b *Buffer) {
+	if b.full != nil {
+		// Lent, and cut: unless B was replaced, the whole array comes back.
+		if unsafe.SliceData(b.B) == unsafe.SliceData(b.full) {
+			b.B = b.full
+		}
+		b.full = nil
+	}
 	s := b.s
 	// The common case: a buffer of its class's size, cycling through the
 	// pool, that holds its idle tokens already. One atomic write.
-	if s.fast && p.plain && s.base == uintptr(unsafe.Pointer(unsafe.SliceData(b.B))) {
+	if s.fast && p.plain && cap(b.B) == s.capacity && s.held.Load() >= int64(s.capacity) &&
+		s.base == uintptr(unsafe.Pointer(unsafe.SliceData(b.B))) {
 		{
 			c := int(s.class)
 			s.row[cReleases].Add(1)
-			if cap(b.B) == s.capacity {
-				b.B = b.B[:0]
-			} else {
-				// Cut by lend, or by the user: the array is whole, and
-				// the pool's.
-				b.B = unsafe.Slice(unsafe.SliceData(b.B), s.capacity)[:0]
-			}
+			b.B = b.B[:0]
 			s.idleSince = p.decay.epoch.Load()
 			s.state = slabIdle
 			cl := &p.classes[c]
@@ -354,10 +357,6 @@ func (p *Pool) putSlow(b *Buffer, mem []byte) {
 		p.led.add(s.home, origin, cExtraInUse, -extra)
 	}
 	sameArray := s.base != 0 && uintptr(unsafe.Pointer(unsafe.SliceData(mem))) == s.base
-	if sameArray && cap(mem) < s.capacity {
-		// Cut by lend (or by the user): the array is whole, and the pool's.
-		mem = unsafe.Slice(unsafe.SliceData(mem), s.capacity)[:0]
-	}
 	c := cap(mem)
 	switch {
 	case c > p.cfg.MaxSize:

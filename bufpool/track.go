@@ -37,9 +37,9 @@ func newTracker() *tracker { return &tracker{out: make(map[*Buffer]checkout)} }
 // checkout hands out a fresh handle for b's memory and retires b, so that
 // a stale handle can never release memory that somebody else holds now.
 func (t *tracker) checkout(b *Buffer) *Buffer {
-	h := &Buffer{ByteBuffer: b.ByteBuffer, pool: b.pool, s: b.s,
+	h := &Buffer{ByteBuffer: b.ByteBuffer, pool: b.pool, s: b.s, full: b.full,
 		charged: b.charged, budgeted: b.budgeted}
-	b.B, b.s, b.charged = nil, nil, 0
+	b.B, b.s, b.full, b.charged = nil, nil, nil, 0
 	pcs := make([]uintptr, 32)
 	pcs = pcs[:runtime.Callers(3, pcs)]
 	t.mu.Lock()
