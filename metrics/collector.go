@@ -42,9 +42,10 @@ type poolCollector struct {
 	// Per band (and class with perClass).
 	gets, hits, misses *prometheus.Desc
 	// Per pool (per band and class with perClass; drops also by reason).
-	releases, drops, evictions, idleBuffers *prometheus.Desc
+	releases, drops, evictions, decays, lends, idleBuffers *prometheus.Desc
 	// Per pool.
 	oversizeGets, inUseBytes, idleBytes, maxIdleBytes *prometheus.Desc
+	letGoBytes, forcedCollections                     *prometheus.Desc
 	budgetWaits, budgetRejections                     *prometheus.Desc
 	budgetBytes, budgetUsedBytes, budgetWaiters       *prometheus.Desc
 
@@ -72,14 +73,19 @@ type poolCollector struct {
 //     beyond MaxSize. A band is a doubling, so the hit ratio of each part of
 //     the size range stays visible while a default pool (512 B to 4 MiB)
 //     has 15 bands rather than 53 classes;
-//   - counters bufpool_releases_total and bufpool_evictions_total (idle
-//     buffers the garbage collector reclaimed), and the gauge
+//   - counters bufpool_releases_total, bufpool_evictions_total (idle
+//     buffers the garbage collector reclaimed), bufpool_decays_total (idle
+//     buffers let go after IdleTimeout unused) and bufpool_lends_total (hits
+//     served with a larger class's idle buffer), and the gauge
 //     bufpool_idle_buffers, over the whole pool;
 //   - counter bufpool_drops_total by reason: "oversize", "undersize",
 //     "idle_full" or "detached", as in bufpool.Drops;
 //   - counter bufpool_oversize_gets_total, and gauges bufpool_in_use_bytes
 //     and bufpool_idle_bytes (capacity checked out and kept idle, over all
-//     classes) and bufpool_max_idle_bytes (the pool's MaxIdleBytes);
+//     classes), bufpool_max_idle_bytes (the pool's MaxIdleBytes) and
+//     bufpool_let_go_bytes (capacity dropped or decayed since the last
+//     collection the pool forced), and counter
+//     bufpool_forced_collections_total;
 //   - counters bufpool_budget_waits_total and bufpool_budget_rejections_total
 //     (zero without a budget) and, only for a pool with an in-use budget,
 //     gauges bufpool_budget_bytes (MaxInUseBytes), bufpool_budget_used_bytes
@@ -87,7 +93,7 @@ type poolCollector struct {
 //
 // Every band and every drop reason is reported from the first scrape on,
 // zero or not, so that rate() and increase() see each series start at zero.
-// A default pool is 58 series, 61 with a budget: at most 80, so that a
+// A default pool is 62 series, 65 with a budget: at most 80, so that a
 // fleet of hundreds of instances stays cheap to scrape and store.
 // Aggregations that sum over band (sum by (pool)) read the same whatever
 // the configuration, per class or not.
@@ -99,8 +105,9 @@ func NewPoolCollector(pool string, stats func() bufpool.Stats) prometheus.Collec
 
 // NewPoolCollectorWithConfig is NewPoolCollector configured by cfg. With
 // cfg.PerClass, the series of bufpool_gets_total, bufpool_hits_total,
-// bufpool_misses_total, bufpool_releases_total, bufpool_evictions_total and
-// bufpool_idle_buffers are per size class, with the labels band (as above)
+// bufpool_misses_total, bufpool_releases_total, bufpool_evictions_total,
+// bufpool_decays_total, bufpool_lends_total and bufpool_idle_buffers are
+// per size class, with the labels band (as above)
 // and class (the class size in bytes in decimal, or "+Inf"), and those of
 // bufpool_drops_total per class and reason. Gets, hits, misses, releases,
 // drops and evictions count buffers by the class they were taken from, idle
@@ -135,12 +142,17 @@ func NewPoolCollectorWithConfig(pool string, stats func() bufpool.Stats, cfg Poo
 		releases:    desc("bufpool_releases_total", "Buffers released and kept idle.", pooled...),
 		drops:       desc("bufpool_drops_total", "Buffers released or detached and not kept, by reason.", append(pooled, "reason")...),
 		evictions:   desc("bufpool_evictions_total", "Idle buffers reclaimed by the garbage collector.", pooled...),
+		decays:      desc("bufpool_decays_total", "Idle buffers let go after IdleTimeout unused.", pooled...),
+		lends:       desc("bufpool_lends_total", "Hits served with an idle buffer of a larger class, lent to a smaller one.", pooled...),
 		idleBuffers: desc("bufpool_idle_buffers", "Buffers kept idle.", pooled...),
 
 		oversizeGets: desc("bufpool_oversize_gets_total", "Gets beyond the largest size class, served by exact allocations never kept."),
 		inUseBytes:   desc("bufpool_in_use_bytes", "Capacity of the buffers checked out of the pool."),
 		idleBytes:    desc("bufpool_idle_bytes", "Capacity of the buffers the pool keeps idle."),
 		maxIdleBytes: desc("bufpool_max_idle_bytes", "Bound on the capacity the pool keeps idle (MaxIdleBytes)."),
+
+		letGoBytes:        desc("bufpool_let_go_bytes", "Capacity dropped or decayed since the pool last forced a collection: garbage not necessarily collected yet."),
+		forcedCollections: desc("bufpool_forced_collections_total", "Collections the pool forced to return memory it let go to the operating system."),
 
 		budgetWaits:      desc("bufpool_budget_waits_total", "Acquire and Reserve calls that waited for the in-use budget."),
 		budgetRejections: desc("bufpool_budget_rejections_total", "Acquire and Reserve calls that failed with ErrBudgetExceeded."),
@@ -187,6 +199,8 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(ch, c.inUseBytes, st.Total.InUseBytes)
 	gauge(ch, c.idleBytes, st.Total.IdleBytes)
 	gauge(ch, c.maxIdleBytes, st.MaxIdleBytes)
+	gauge(ch, c.letGoBytes, st.LetGoBytes)
+	counter(ch, c.forcedCollections, st.ForcedCollections)
 	counter(ch, c.budgetWaits, st.BudgetWaits)
 	counter(ch, c.budgetRejections, st.BudgetRejections)
 	if st.MaxInUseBytes > 0 {
@@ -219,8 +233,8 @@ func (c *poolCollector) collectHits(ch chan<- prometheus.Metric, gets, hits, mis
 	counter(ch, c.misses, misses, labels...)
 }
 
-// collectPooled sends the releases, drops, evictions and idle buffers of cs
-// (a class, or the pool's total) with the given labels.
+// collectPooled sends the releases, drops, evictions, decays, lends and idle
+// buffers of cs (a class, or the pool's total) with the given labels.
 func (c *poolCollector) collectPooled(ch chan<- prometheus.Metric, cs *bufpool.ClassStats, labels ...string) {
 	counter(ch, c.releases, cs.Releases, labels...)
 	for _, d := range []struct {
@@ -235,6 +249,8 @@ func (c *poolCollector) collectPooled(ch chan<- prometheus.Metric, cs *bufpool.C
 		counter(ch, c.drops, d.n, append(labels[:len(labels):len(labels)], d.reason)...)
 	}
 	counter(ch, c.evictions, cs.Evicted, labels...)
+	counter(ch, c.decays, cs.Decayed, labels...)
+	counter(ch, c.lends, cs.Lent, labels...)
 	gauge(ch, c.idleBuffers, cs.Idle, labels...)
 }
 

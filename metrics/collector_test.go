@@ -49,11 +49,11 @@ func bandOf(class string) string {
 }
 
 // seriesPerClass is the number of series a per-class collector reports for
-// a pool of n classes: ten per class and the oversize pseudo-class (gets,
-// hits, misses, releases, evictions, idle buffers and four drop reasons),
-// six per pool, and three more with a budget.
+// a pool of n classes: twelve per class and the oversize pseudo-class (gets,
+// hits, misses, releases, evictions, decays, lends, idle buffers and four
+// drop reasons), eight per pool, and three more with a budget.
 func seriesPerClass(n int, budget bool) int {
-	s := 10*(n+1) + 6
+	s := 12*(n+1) + 8
 	if budget {
 		s += 3
 	}
@@ -62,11 +62,12 @@ func seriesPerClass(n int, budget bool) int {
 
 // seriesPerBand is the number of series a default collector reports for a
 // pool of n bands: three per band and the oversize band (gets, hits,
-// misses), thirteen per pool (releases, evictions, idle buffers, four drop
-// reasons, oversize gets, in-use, idle and max idle bytes, budget waits and
-// rejections), and three more with a budget.
+// misses), seventeen per pool (releases, evictions, decays, lends, idle
+// buffers, four drop reasons, oversize gets, in-use, idle, max idle and
+// let-go bytes, forced collections, budget waits and rejections), and three
+// more with a budget.
 func seriesPerBand(n int, budget bool) int {
-	s := 3*(n+1) + 13
+	s := 3*(n+1) + 17
 	if budget {
 		s += 3
 	}
@@ -165,6 +166,7 @@ func TestPoolCollectorValues(t *testing.T) {
 				dropped("+Inf", "oversize"):              1,
 				perPool("bufpool_oversize_gets_total"):   1,
 				perPool("bufpool_max_idle_bytes"):        maxIdle,
+				perPool("bufpool_let_go_bytes"):          10000, // dropped, not yet collected
 			},
 		},
 		{
@@ -193,6 +195,7 @@ func TestPoolCollectorValues(t *testing.T) {
 				perClass("bufpool_misses_total", "1024"): 1,
 				dropped("1024", "undersize"):             1,
 				perPool("bufpool_max_idle_bytes"):        maxIdle,
+				perPool("bufpool_let_go_bytes"):          10,
 			},
 		},
 		{
@@ -209,6 +212,7 @@ func TestPoolCollectorValues(t *testing.T) {
 				perClass("bufpool_releases_total", "1024"): 1,
 				dropped("1024", "idle_full"):               1,
 				perPool("bufpool_max_idle_bytes"):          1024,
+				perPool("bufpool_let_go_bytes"):            1024,
 			},
 		},
 		{

@@ -20,7 +20,7 @@
 //	obs := metrics.MustNewHTTP(reg) // passed to the middleware as its observer
 //
 // The exposition is sized for fleets: a pool with the default configuration
-// is 58 series (61 with a budget), its hit/miss picture kept per size band
+// is 62 series (65 with a budget), its hit/miss picture kept per size band
 // (a doubling of sizes) and its drops per reason; the per-class detail is
 // the option PoolCollectorConfig.PerClass, for tuning one instance.
 //
