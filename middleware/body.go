@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/bodypool/bodypool/internal/seam"
 )
 
 // requestBody is the pooled body of one request. It is the handler's
@@ -18,7 +20,7 @@ import (
 // sees the memory again, which another request may own by then.
 type requestBody struct {
 	mu       sync.Mutex
-	buf      Buffer
+	buf      seam.Buffer
 	b        []byte
 	released bool
 	detached bool
@@ -36,7 +38,7 @@ type bodyReader struct {
 	closed bool
 }
 
-func newRequestBody(buf Buffer, gz bool, codings []string) *requestBody {
+func newRequestBody(buf seam.Buffer, gz bool, codings []string) *requestBody {
 	rb := &requestBody{buf: buf, b: buf.Bytes(), gz: gz, codings: codings}
 	rb.bodyReader.rb = rb
 	return rb
@@ -151,6 +153,16 @@ func (rb *requestBody) release() {
 		rb.buf.Release()
 	}
 	rb.buf, rb.b = nil, nil
+}
+
+// size returns the length of the body, or -1 once it is released.
+func (rb *requestBody) size() int64 {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	if rb.released {
+		return -1
+	}
+	return int64(len(rb.b))
 }
 
 func lookup(r *http.Request) *requestBody {

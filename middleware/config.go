@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
 	"github.com/bodypool/bodypool/bufpool"
-	echomw "github.com/labstack/echo/v4/middleware"
+	"github.com/bodypool/bodypool/internal/seam"
 )
 
 // Defaults used for the zero fields of a Config.
@@ -36,8 +35,11 @@ var ErrInvalidConfig = errors.New("middleware: invalid config")
 // is built.
 type Config struct {
 	// Pool supplies the memory of request and response bodies. Default:
-	// Pooled(bufpool.Default()).
-	Pool BufferPool
+	// bufpool.Default(). A body larger than the pool's MaxSize (4 MiB for
+	// the default pool) is allocated for its request and not reused: with
+	// a MaxRequestBody above it, give the middleware a pool whose MaxSize
+	// covers the bodies you expect.
+	Pool *bufpool.Pool
 
 	// MaxRequestBody is the largest request body accepted, in bytes, after
 	// decompression. Larger bodies get 413 Request Entity Too Large: at once
@@ -84,13 +86,10 @@ type Config struct {
 	// not have the body read before they run.
 	Skip func(*http.Request) bool
 
-	// Skipper selects the requests the Echo middleware leaves alone.
-	// Default echomw.DefaultSkipper. The net/http middleware ignores it.
-	Skipper echomw.Skipper
+	// pool, set through package seam, replaces Pool for the demo's
+	// comparison modes.
+	pool seam.Pool
 }
-
-// DefaultConfig is the Config the Echo constructor without arguments uses.
-var DefaultConfig = Config{Skipper: echomw.DefaultSkipper}
 
 // Observer receives what the middleware sees. Its methods are called on
 // the request path and must be cheap and safe for concurrent use.
@@ -112,34 +111,10 @@ const (
 	ReasonBudget    = "budget"
 )
 
-// BufferPool is where the middleware takes body memory from. Pooled
-// adapts a *bufpool.Pool; other implementations exist to compare pools.
-type BufferPool interface {
-	// Acquire returns a buffer with room for n bytes, waiting for the
-	// pool's budget until ctx ends; see bufpool.Pool.Acquire.
-	Acquire(ctx context.Context, n int) (Buffer, error)
-}
-
-// Buffer is the memory of one body, as bufpool.Buffer provides it. Growth
-// of a buffer from Acquire reports an error wrapping
-// bufpool.ErrBudgetExceeded when the pool's budget has no room.
-type Buffer interface {
-	Bytes() []byte
-	Len() int
-	Write(p []byte) (int, error)
-	ReadFromLimit(r io.Reader, limit int64) (int64, error)
-	SizeHint(n int)
-	Reserve(ctx context.Context, n int) error
-	Release()
-	Detach() []byte
-}
-
-// Pooled adapts p to a BufferPool.
-func Pooled(p *bufpool.Pool) BufferPool { return pooled{p} }
-
+// pooled adapts a *bufpool.Pool to the seam the middleware draws from.
 type pooled struct{ p *bufpool.Pool }
 
-func (p pooled) TryAcquire(n int) (Buffer, bool) {
+func (p pooled) TryAcquire(n int) (seam.Buffer, bool) {
 	b, ok := p.p.TryAcquire(n)
 	if !ok {
 		return nil, false
@@ -147,7 +122,7 @@ func (p pooled) TryAcquire(n int) (Buffer, bool) {
 	return b, true
 }
 
-func (p pooled) Acquire(ctx context.Context, n int) (Buffer, error) {
+func (p pooled) Acquire(ctx context.Context, n int) (seam.Buffer, error) {
 	b, err := p.p.Acquire(ctx, n)
 	if err != nil {
 		return nil, err
@@ -160,11 +135,18 @@ type config struct {
 	Config
 	retryAfter    string // Retry-After value of 503 responses, in seconds
 	zeroOnRelease bool   // the pool wipes released memory: so do the gzip readers
+
+	// adapterLimit tells read errors of an adapter's own body limit
+	// (Echo's BodyLimit), answered with 413, from truncated bodies.
+	adapterLimit func(error) bool
 }
 
 func (c Config) validate() (*config, error) {
 	if c.Pool == nil {
-		c.Pool = Pooled(bufpool.Default())
+		c.Pool = bufpool.Default()
+	}
+	if c.pool == nil {
+		c.pool = pooled{c.Pool}
 	}
 	if c.MaxRequestBody == 0 {
 		c.MaxRequestBody = DefaultMaxRequestBody
@@ -178,9 +160,6 @@ func (c Config) validate() (*config, error) {
 	if c.BudgetWait == 0 {
 		c.BudgetWait = DefaultBudgetWait
 	}
-	if c.Skipper == nil {
-		c.Skipper = echomw.DefaultSkipper
-	}
 	switch {
 	case c.MaxRequestBody < 0:
 		return nil, fmt.Errorf("%w: MaxRequestBody %d is negative", ErrInvalidConfig, c.MaxRequestBody)
@@ -188,7 +167,7 @@ func (c Config) validate() (*config, error) {
 		return nil, fmt.Errorf("%w: InitialRequestBuffer %d is negative", ErrInvalidConfig, c.InitialRequestBuffer)
 	}
 	cc := &config{Config: c}
-	if p, ok := c.Pool.(pooled); ok {
+	if p, ok := c.pool.(pooled); ok {
 		cc.zeroOnRelease = p.p.Config().ZeroOnRelease
 	}
 	wait := max(c.BudgetWait, 0)

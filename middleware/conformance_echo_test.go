@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"errors"
@@ -8,20 +8,23 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bodypool/bodypool/bufpool"
+	"github.com/bodypool/bodypool/echobody"
+	"github.com/bodypool/bodypool/middleware"
 	"github.com/labstack/echo/v4"
 	echomw "github.com/labstack/echo/v4/middleware"
 )
 
 // conformEcho builds the Echo middleware under test. Every Echo
-// conformance table builds it here, so that a change of the public API (the
-// adapter may move to its own package) is one change in the suite.
-func conformEcho(cfg Config) echo.MiddlewareFunc { return EchoWithConfig(cfg) }
+// conformance table builds it here, so that a change of the public API is
+// one change in the suite.
+func conformEcho(cfg middleware.Config) echo.MiddlewareFunc {
+	return echobody.NewMiddlewareWithConfig(echobody.Config{Config: cfg})
+}
 
 // echoPlacement is where the middleware under test goes in an Echo app,
 // relative to the Echo middleware of the entry (if any).
@@ -52,15 +55,16 @@ type echoConformCase struct {
 	// other (placement inner); exception must say why.
 	plainInner echo.HandlerFunc
 	// The fields below mean what they mean in conformCase.
-	cfg       func(*Config)
+	cfg       func(*middleware.Config)
 	reqs      []string
 	raw       bool
 	gunzip    bool
 	framing   bool
 	exception string
-	knownBug  string
-	// knownBugAt limits knownBug to the placements named, if set.
-	knownBugAt []string
+	// fixed names the bug this entry showed before it was fixed;
+	// fixedAt, the placements it showed in.
+	fixed   string
+	fixedAt []string
 	// racy, if set, says why the entry races whatever the middleware
 	// does; it is skipped under the race detector.
 	racy string
@@ -130,16 +134,13 @@ func (c echoConformCase) run(t *testing.T) {
 			continue // nothing to be inside of
 		}
 		t.Run(p.name, func(t *testing.T) {
-			if c.knownBugAt == nil || slices.Contains(c.knownBugAt, p.name) {
-				skipKnownBug(t, c.knownBug)
-			}
 			if c.racy != "" && conformRace() {
 				t.Skip("races without the middleware too: " + c.racy)
 			}
 			t.Parallel()
 			pool := newPool(t, bufpool.Config{Poison: true})
 			settleLate(t, pool)
-			cfg := Config{Pool: Pooled(pool), MaxBufferedResponse: conformMaxBuffered}
+			cfg := middleware.Config{Pool: pool, MaxBufferedResponse: conformMaxBuffered}
 			if c.cfg != nil {
 				c.cfg(&cfg)
 			}
@@ -235,16 +236,16 @@ func echoConformCases(t *testing.T, dir string) []echoConformCase {
 			c.Response().Write([]byte("summed"))
 			c.Response().Header().Set("X-Sum", "42")
 			return nil
-		}, knownBug: "1: trailers lost"},
+		}, fixed: "1: trailers lost"},
 		{name: "header set after Write", handler: func(c echo.Context) error {
 			c.Response().Write([]byte("hello"))
 			c.Response().Header().Set("X-Late", "1")
 			return nil
-		}, knownBug: "4: header changes after Write take effect"},
+		}, fixed: "4: header changes after Write take effect"},
 		{name: "WriteHeader(200) then Hijack", handler: func(c echo.Context) error {
 			hijackAfterHeader(c.Response(), c.Request())
 			return nil
-		}, raw: true, reqs: []string{get("/")}, knownBug: "2: the status line is not sent on WriteHeader(200)+Hijack"},
+		}, raw: true, reqs: []string{get("/")}, fixed: "2: the status line is not sent on WriteHeader(200)+Hijack"},
 		{name: "POST echo", method: http.MethodPost, handler: echoBack, reqs: twice(rawRequest("POST", "/", pattern(1000)))},
 		{name: "POST chunked echo", method: http.MethodPost, handler: echoBack,
 			reqs:    twice(rawRequest("POST", "/", chunk(pattern(5000), 999), "Transfer-Encoding: chunked")),
@@ -278,11 +279,11 @@ func echoConformCases(t *testing.T, dir string) []echoConformCase {
 			reqs:    twice(rawRequest("POST", "/", gzipped(t, plaintext), "Content-Encoding: gzip")),
 			framing: true, exception: exceptFraming},
 		{name: "Decompress with ours decompressing too", other: func(func(string)) echo.MiddlewareFunc { return echomw.Decompress() },
-			method: http.MethodPost, handler: echoBack, cfg: func(c *Config) { c.Decompress = true },
+			method: http.MethodPost, handler: echoBack, cfg: func(c *middleware.Config) { c.Decompress = true },
 			reqs:    twice(rawRequest("POST", "/", gzipped(t, plaintext), "Content-Encoding: gzip")),
 			framing: true, exception: exceptFraming,
-			knownBug: "new: Echo's Decompress in front decodes the body but leaves Content-Encoding: gzip, so ours " +
-				"decodes the plaintext again and refuses it with 400", knownBugAt: []string{"Pre,inner", "Use,inner"}},
+			fixed: "new: Echo's Decompress in front decodes the body but leaves Content-Encoding: gzip, so ours " +
+				"decodes the plaintext again and refuses it with 400", fixedAt: []string{"Pre,inner", "Use,inner"}},
 		{name: "BodyDump", other: func(note func(string)) echo.MiddlewareFunc {
 			return echomw.BodyDump(func(c echo.Context, req, res []byte) {
 				if c.Path() != "/report" {
@@ -296,14 +297,14 @@ func echoConformCases(t *testing.T, dir string) []echoConformCase {
 			exception: "documented: a panic discards the buffered response, so inside Recover the 500 goes out instead of " +
 				"plain Echo's 200 with its headers and the partial body; the reference is Recover answering a handler that " +
 				"panicked before touching the response",
-			knownBug: "3: the recovery's 500 carries the headers of the discarded response", knownBugAt: []string{"Pre,inner", "Use,inner"}},
+			fixed: "3: the recovery's 500 carries the headers of the discarded response", fixedAt: []string{"Pre,inner", "Use,inner"}},
 		{name: "Recover, panic before writing", other: func(func(string)) echo.MiddlewareFunc { return echomw.Recover() },
 			handler: panicAtOnce},
 		{name: "Timeout, handler finishes late", other: timeout, handler: lateHandler,
 			racy: "Echo's deprecated Timeout keeps using the echo.Context in the handler's goroutine after the " +
 				"timeout, while Echo resets it for the next request",
-			knownBug:   "8: Echo's Timeout middleware undone (EchoWithConfig restores c.Response().Writer): connection closed",
-			knownBugAt: []string{"Pre,outer", "Use,outer"}},
+			fixed:   "8: Echo's Timeout middleware undone (EchoWithConfig restores c.Response().Writer): connection closed",
+			fixedAt: []string{"Pre,outer", "Use,outer"}},
 		{name: "Timeout, fast handler", other: timeout, handler: func(c echo.Context) error { return c.String(http.StatusOK, "fast") }},
 		{name: "ContextTimeout, handler finishes late", other: contextTimeout, handler: func(c echo.Context) error {
 			conformLate.Add(1)
@@ -318,13 +319,13 @@ func echoConformCases(t *testing.T, dir string) []echoConformCase {
 		}, method: http.MethodDelete, handler: func(c echo.Context) error {
 			return c.String(http.StatusOK, c.Request().Method+" x="+c.FormValue("x"))
 		}, reqs: twice(formPost),
-			knownBug: "9: request changes by later middleware (e.Pre + MethodOverride) land on a copy", knownBugAt: []string{"Pre,outer"}},
+			fixed: "9: request changes by later middleware (e.Pre + MethodOverride) land on a copy", fixedAt: []string{"Pre,outer"}},
 		{name: "MethodOverride from the header", other: func(func(string)) echo.MiddlewareFunc { return echomw.MethodOverride() },
 			method: http.MethodDelete, handler: func(c echo.Context) error {
 				b, _ := io.ReadAll(c.Request().Body)
 				return c.String(http.StatusOK, c.Request().Method+" "+string(b))
 			}, reqs: twice(rawRequest("POST", "/", []byte("body"), "X-HTTP-Method-Override: DELETE")),
-			knownBug: "9: request changes by later middleware (e.Pre + MethodOverride) land on a copy", knownBugAt: []string{"Pre,outer"}},
+			fixed: "9: request changes by later middleware (e.Pre + MethodOverride) land on a copy", fixedAt: []string{"Pre,outer"}},
 		{name: "BodyLimit, declared length over the limit", other: func(func(string)) echo.MiddlewareFunc { return echomw.BodyLimit("1K") },
 			method: http.MethodPost, handler: echoBack, reqs: twice(rawRequest("POST", "/", pattern(2000)))},
 		{name: "BodyLimit, chunked body over the limit", other: func(func(string)) echo.MiddlewareFunc { return echomw.BodyLimit("1K") },
@@ -373,11 +374,10 @@ func TestConformanceEchoWrapped(t *testing.T) {
 					name = "Pre"
 				}
 				t.Run(name, func(t *testing.T) {
-					skipKnownBug(t, c.knownBug)
 					t.Parallel()
 					pool := newPool(t, bufpool.Config{Poison: true})
 					settleLate(t, pool)
-					cfg := Config{Pool: Pooled(pool), MaxBufferedResponse: conformMaxBuffered}
+					cfg := middleware.Config{Pool: pool, MaxBufferedResponse: conformMaxBuffered}
 					if c.cfg != nil {
 						c.cfg(&cfg)
 					}

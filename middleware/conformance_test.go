@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 // The differential wire-conformance suite: every handler behaviour in the
 // tables is served twice on 127.0.0.1, plainly and behind the middleware,
@@ -9,9 +9,9 @@ package middleware
 // what it documents; every documented difference is listed on its entry as
 // an exception, with the reason.
 //
-// Entries with knownBug set show a difference that is a bug to fix: they
-// are skipped unless BODYPOOL_CONFORMANCE_STRICT is set, which runs them
-// and shows the diff.
+// Entries with fixed set failed before the fix they name (issue 13's
+// numbering, or "new" for differences the suite found itself): each item
+// has its named entries.
 
 import (
 	"bufio"
@@ -38,16 +38,29 @@ import (
 	"time"
 
 	"github.com/bodypool/bodypool/bufpool"
+	"github.com/bodypool/bodypool/internal/pooltest"
+	"github.com/bodypool/bodypool/middleware"
 	"github.com/klauspost/compress/gzhttp"
 )
 
 // conformNetHTTP builds the net/http middleware under test. Every
 // conformance table builds it here, so that a change of the public API is
 // one change in the suite.
-func conformNetHTTP(t testing.TB, cfg Config) func(http.Handler) http.Handler {
+func conformNetHTTP(t testing.TB, cfg middleware.Config) func(http.Handler) http.Handler {
 	t.Helper()
-	return newMiddleware(t, cfg)
+	mw, err := middleware.New(cfg)
+	if err != nil {
+		t.Fatalf("middleware.New(%+v): %v", cfg, err)
+	}
+	return mw
 }
+
+// Helpers shared with the package's other tests; see package pooltest.
+var (
+	newPool = pooltest.NewPool
+	gzipped = pooltest.Gzipped
+	waitFor = pooltest.WaitFor
+)
 
 // conformMaxBuffered is the suite's MaxBufferedResponse: small, so that
 // the cases on both sides of it stay fast.
@@ -78,7 +91,7 @@ type conformCase struct {
 	// exception must say why.
 	plain http.Handler
 	// cfg adjusts the suite's Config.
-	cfg func(*Config)
+	cfg func(*middleware.Config)
 	// reqs are the raw requests, sent one after the other on one
 	// connection. Default: GET / twice, so that reuse of the connection
 	// is compared.
@@ -96,20 +109,8 @@ type conformCase struct {
 	// exception lists the documented differences this entry allows, and
 	// why; empty means none.
 	exception string
-	// knownBug names the bug this entry shows today; the entry is skipped
-	// unless BODYPOOL_CONFORMANCE_STRICT is set.
-	knownBug string
-}
-
-// conformStrict reports whether entries with a known bug run.
-func conformStrict() bool { return os.Getenv("BODYPOOL_CONFORMANCE_STRICT") != "" }
-
-// skipKnownBug skips t for a known bug unless the suite runs strict.
-func skipKnownBug(t *testing.T, bug string) {
-	t.Helper()
-	if bug != "" && !conformStrict() {
-		t.Skip("known bug: " + bug + " (set BODYPOOL_CONFORMANCE_STRICT=1 to run)")
-	}
+	// fixed names the bug this entry showed before it was fixed.
+	fixed string
 }
 
 // wireResponse is one response as read off the wire.
@@ -385,11 +386,10 @@ func (c conformCase) run(t *testing.T) {
 	if (c.framing || c.plain != nil) && c.exception == "" {
 		t.Fatal("an entry with an allowed difference must say why in exception")
 	}
-	skipKnownBug(t, c.knownBug)
 	t.Parallel()
 	p := newPool(t, bufpool.Config{Poison: true})
 	settleLate(t, p)
-	cfg := Config{Pool: Pooled(p), MaxBufferedResponse: conformMaxBuffered}
+	cfg := middleware.Config{Pool: p, MaxBufferedResponse: conformMaxBuffered}
 	if c.cfg != nil {
 		c.cfg(&cfg)
 	}
@@ -643,7 +643,7 @@ func conformFiles(t *testing.T) string {
 	dir := t.TempDir()
 	for name, n := range map[string]int{
 		"empty.txt": 0, "1k.txt": 1 << 10, "limit.txt": conformMaxBuffered, "over.txt": conformMaxBuffered + 1,
-		"1m.txt": DefaultMaxBufferedResponse, "1m1.txt": DefaultMaxBufferedResponse + 1,
+		"1m.txt": middleware.DefaultMaxBufferedResponse, "1m1.txt": middleware.DefaultMaxBufferedResponse + 1,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), pattern(n), 0o644); err != nil {
 			t.Fatal(err)
@@ -744,7 +744,7 @@ func conformCases(t *testing.T, dir string, backend *url.URL) []conformCase {
 			w.WriteHeader(http.StatusNotModified)
 			return writeResult(w.Write(nil))
 		}), reqs: []string{get("/"), get("/report")},
-			knownBug: "an empty Write after WriteHeader(304) returns http.ErrBodyNotAllowed; net/http returns 0, nil"},
+			fixed: "an empty Write after WriteHeader(304) returns http.ErrBodyNotAllowed; net/http returns 0, nil"},
 		{name: "304 then Write, reported", newHandler: reporting(func(w http.ResponseWriter, r *http.Request) string {
 			w.WriteHeader(http.StatusNotModified)
 			return writeResult(w.Write([]byte("body")))
@@ -761,7 +761,7 @@ func conformCases(t *testing.T, dir string, backend *url.URL) []conformCase {
 			w.Header().Set("Link", "</late.css>; rel=preload")
 			w.WriteHeader(http.StatusEarlyHints)
 			io.WriteString(w, "second")
-		}), knownBug: "new: WriteHeader(103) after a Write sends an interim response before the final one; net/http ignores it " +
+		}), fixed: "new: WriteHeader(103) after a Write sends an interim response before the final one; net/http ignores it " +
 			"(and the Link header set after the Write reaches the wire, bug 4)"},
 
 		// HEAD.
@@ -804,29 +804,29 @@ func conformCases(t *testing.T, dir string, backend *url.URL) []conformCase {
 		{name: "Content-Length set after Write", handler: hf(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "hello")
 			w.Header().Set("Content-Length", "2")
-		}), knownBug: "4: header changes after Write take effect"},
+		}), fixed: "4: header changes after Write take effect"},
 		{name: "Content-Type set after Write", handler: hf(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "hello")
 			w.Header().Set("Content-Type", "application/x-late")
-		}), knownBug: "4: header changes after Write take effect"},
+		}), fixed: "4: header changes after Write take effect"},
 		{name: "header set after Write", handler: hf(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Early", "1")
 			io.WriteString(w, "hello")
 			w.Header().Set("X-Late", "1")
 			w.Header().Del("X-Early")
-		}), knownBug: "4: header changes after Write take effect"},
+		}), fixed: "4: header changes after Write take effect"},
 		{name: "header set after WriteHeader", handler: hf(func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 			w.Header().Set("X-Late", "1")
 			io.WriteString(w, "hello")
-		}), knownBug: "4: header changes after WriteHeader take effect"},
+		}), fixed: "4: header changes after WriteHeader take effect"},
 
 		// Trailers.
 		{name: "declared trailer", handler: hf(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Trailer", "X-Sum")
 			io.WriteString(w, "summed body")
 			w.Header().Set("X-Sum", "42")
-		}), knownBug: "1: trailers lost"},
+		}), fixed: "1: trailers lost"},
 		{name: "TrailerPrefix trailer, short body", handler: hf(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "body")
 			w.Header().Set(http.TrailerPrefix+"X-Late-Sum", "7")
@@ -834,7 +834,7 @@ func conformCases(t *testing.T, dir string, backend *url.URL) []conformCase {
 		{name: "TrailerPrefix trailer, chunked body", handler: hf(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, bigText)
 			w.Header().Set(http.TrailerPrefix+"X-Late-Sum", "7")
-		}), framing: true, exception: exceptFraming, knownBug: "1: trailers lost"},
+		}), framing: true, exception: exceptFraming, fixed: "1: trailers lost"},
 		{name: "declared trailer after Flush", handler: hf(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Trailer", "X-Sum")
 			io.WriteString(w, "flushed body")
@@ -863,10 +863,10 @@ func conformCases(t *testing.T, dir string, backend *url.URL) []conformCase {
 
 		// Hijack.
 		{name: "WriteHeader(200) then Hijack (CONNECT)", handler: hf(hijackAfterHeader), raw: true,
-			reqs:     []string{"CONNECT backend.test:443 HTTP/1.1\r\nHost: backend.test:443\r\n\r\n"},
-			knownBug: "2: the status line is not sent on WriteHeader(200)+Hijack"},
+			reqs:  []string{"CONNECT backend.test:443 HTTP/1.1\r\nHost: backend.test:443\r\n\r\n"},
+			fixed: "2: the status line is not sent on WriteHeader(200)+Hijack"},
 		{name: "WriteHeader(200) then Hijack (GET)", handler: hf(hijackAfterHeader), raw: true, reqs: []string{get("/")},
-			knownBug: "2: the status line is not sent on WriteHeader(200)+Hijack"},
+			fixed: "2: the status line is not sent on WriteHeader(200)+Hijack"},
 		{name: "Hijack without WriteHeader", handler: hf(func(w http.ResponseWriter, r *http.Request) {
 			conn, brw, err := http.NewResponseController(w).Hijack()
 			if err != nil {
@@ -891,7 +891,7 @@ func conformCases(t *testing.T, dir string, backend *url.URL) []conformCase {
 			exception: "documented: a panic discards the buffered response; plain net/http would send the 200, its headers and " +
 				"the partial body followed by the recovery's text, so the reference is the same recovery answering a handler " +
 				"that panicked before touching the response",
-			knownBug: "3: the recovery's 500 carries the headers of the discarded response"},
+			fixed: "3: the recovery's 500 carries the headers of the discarded response"},
 		{name: "panic after WriteHeader, recovered outside",
 			handler: hf(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("X-Partial", "1")
@@ -901,7 +901,7 @@ func conformCases(t *testing.T, dir string, backend *url.URL) []conformCase {
 			wrap:      func(mw func(http.Handler) http.Handler, h http.Handler) http.Handler { return conformRecover(mw(h)) },
 			plain:     conformRecover(hf(func(w http.ResponseWriter, r *http.Request) { panic("handler failed") })),
 			exception: "documented: a panic discards the buffered response, so the recovery's 500 goes out instead of the 201",
-			knownBug:  "3: the recovery's 500 carries the headers of the discarded response"},
+			fixed:     "3: the recovery's 500 carries the headers of the discarded response"},
 		{name: "panic after setting headers only, recovered outside", handler: hf(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Before-Panic", "1")
 			panic("handler failed")
@@ -921,9 +921,9 @@ func conformCases(t *testing.T, dir string, backend *url.URL) []conformCase {
 		{name: "ServeFile MaxBufferedResponse", handler: serveFile(dir, "limit.txt")},
 		{name: "ServeFile MaxBufferedResponse+1", handler: serveFile(dir, "over.txt")},
 		{name: "ServeFile default MaxBufferedResponse", handler: serveFile(dir, "1m.txt"),
-			cfg: func(c *Config) { c.MaxBufferedResponse = 0 }},
+			cfg: func(c *middleware.Config) { c.MaxBufferedResponse = 0 }},
 		{name: "ServeFile default MaxBufferedResponse+1", handler: serveFile(dir, "1m1.txt"),
-			cfg: func(c *Config) { c.MaxBufferedResponse = 0 }},
+			cfg: func(c *middleware.Config) { c.MaxBufferedResponse = 0 }},
 		{name: "ServeContent", handler: serveContent},
 		{name: "ServeContent single range", handler: serveContent, reqs: twice(get("/", "Range: bytes=100-199"))},
 		{name: "ServeContent multi-range", handler: serveContent, reqs: twice(get("/", "Range: bytes=0-9,4000-4099,-5")), boundary: true},
@@ -969,7 +969,7 @@ func conformCases(t *testing.T, dir string, backend *url.URL) []conformCase {
 			framing: true, exception: exceptFraming},
 		{name: "request framing seen by the handler", handler: hf(echoRequestMeta),
 			reqs: twice(rawRequest("POST", "/", chunk(pattern(500), 100), "Transfer-Encoding: chunked")),
-			knownBug: "new: the handler sees ContentLength and Content-Length of the buffered body instead of -1 and " +
+			fixed: "new: the handler sees ContentLength and Content-Length of the buffered body instead of -1 and " +
 				"Transfer-Encoding chunked (not documented)"},
 		{name: "POST body not read", handler: text("ignored the body"), reqs: twice(rawRequest("POST", "/", pattern(1000)))},
 		{name: "POST large body not read", handler: text("ignored the body"), reqs: twice(rawRequest("POST", "/", pattern(300<<10))),
@@ -990,7 +990,7 @@ func conformCases(t *testing.T, dir string, backend *url.URL) []conformCase {
 			exception: "documented: the middleware reads the body before the handler runs, so 100 Continue is sent and " +
 				"the connection stays open; the reference reads the body"},
 		{name: "body over MaxRequestBody", handler: hf(echoRequestBody),
-			cfg:  func(c *Config) { c.MaxRequestBody = 1000 },
+			cfg:  func(c *middleware.Config) { c.MaxRequestBody = 1000 },
 			reqs: twice(rawRequest("POST", "/", pattern(2000))),
 			plain: hf(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Connection", "close")
@@ -1001,19 +1001,19 @@ func conformCases(t *testing.T, dir string, backend *url.URL) []conformCase {
 		{name: "gzip request, Decompress off", handler: hf(echoRequestBody),
 			reqs: twice(rawRequest("POST", "/", gz, "Content-Encoding: gzip"))},
 		{name: "gzip request, Decompress on, decoding handler", handler: hf(decodeRequestBody),
-			cfg:  func(c *Config) { c.Decompress = true },
+			cfg:  func(c *middleware.Config) { c.Decompress = true },
 			reqs: twice(rawRequest("POST", "/", gz, "Content-Encoding: gzip")), framing: true, exception: exceptFraming},
 		{name: "Content-Encoding gzip then deflate lines, Decompress on", handler: hf(echoRequestBody),
-			cfg:      func(c *Config) { c.Decompress = true },
-			reqs:     twice(rawRequest("POST", "/", gzDeflate, "Content-Encoding: gzip", "Content-Encoding: deflate")),
-			knownBug: "10: multi-line Content-Encoding decoded wrongly"},
+			cfg:   func(c *middleware.Config) { c.Decompress = true },
+			reqs:  twice(rawRequest("POST", "/", gzDeflate, "Content-Encoding: gzip", "Content-Encoding: deflate")),
+			fixed: "10: multi-line Content-Encoding decoded wrongly"},
 		{name: "Content-Encoding gzip then gzip lines, Decompress on, decoding handler", handler: hf(decodeRequestBody),
-			cfg:     func(c *Config) { c.Decompress = true },
+			cfg:     func(c *middleware.Config) { c.Decompress = true },
 			reqs:    twice(rawRequest("POST", "/", gzgz, "Content-Encoding: gzip", "Content-Encoding: gzip")),
 			framing: true, exception: exceptFraming,
-			knownBug: "10: multi-line Content-Encoding decoded wrongly"},
+			fixed: "10: multi-line Content-Encoding decoded wrongly"},
 		{name: "Content-Encoding gzip, gzip in one line, Decompress on, decoding handler", handler: hf(decodeRequestBody),
-			cfg:     func(c *Config) { c.Decompress = true },
+			cfg:     func(c *middleware.Config) { c.Decompress = true },
 			reqs:    twice(rawRequest("POST", "/", gzgz, "Content-Encoding: gzip, gzip")),
 			framing: true, exception: exceptFraming},
 

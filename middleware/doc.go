@@ -1,5 +1,7 @@
 // Package middleware reads HTTP request bodies into pooled buffers and
-// buffers responses in pooled buffers, for net/http and for Echo v4.
+// buffers responses in pooled buffers, for net/http (and chi, and anything
+// that takes a func(http.Handler) http.Handler). Package echobody adapts
+// it to Echo v4.
 //
 // A handler that calls io.ReadAll(r.Body) allocates the body afresh on
 // every request, and usually more than once while the slice grows. With
@@ -15,8 +17,8 @@
 //		...
 //	}
 //
-// For Echo: e.Use(middleware.Echo()), and middleware.EchoBody(c) in
-// handlers.
+// It depends on nothing of Echo: a net/http program that uses it does not
+// link Echo.
 //
 // The rule for handlers: the bytes of the body are valid until the handler
 // returns, unless detached with DetachBody. Keeping them longer reads

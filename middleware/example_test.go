@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/bodypool/bodypool/middleware"
-	"github.com/labstack/echo/v4"
 )
 
 // post sends body to h and prints the response's status, body and
@@ -56,35 +56,45 @@ func ExampleHandler() {
 	// 200 6 POOLED
 }
 
-func ExampleEcho() {
-	e := echo.New()
-	e.Use(middleware.Echo())
-	e.POST("/", func(c echo.Context) error {
-		return c.String(http.StatusOK, fmt.Sprintf("read %d bytes", len(middleware.EchoBody(c))))
+func ExampleConfig_skip() {
+	// A route that reads its own body as it arrives (a full-duplex
+	// handler, an upload written to disk) is left alone.
+	mw, err := middleware.New(middleware.Config{
+		Skip: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/upload/") },
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "pooled: %v", middleware.Body(r) != nil)
+	}))
 
-	post(e, "hello, echo")
+	for _, path := range []string{"/upload/big.iso", "/api/items"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader("data")))
+		fmt.Println(path, rec.Body.String())
+	}
 	// Output:
-	// 200 "read 11 bytes" (Content-Length "13")
+	// /upload/big.iso pooled: false
+	// /api/items pooled: true
 }
 
-func ExampleEchoWithConfig() {
-	e := echo.New()
-	e.Use(middleware.EchoWithConfig(middleware.Config{
-		MaxRequestBody: 16,
-		// Uploads are streamed by their handler, not read into memory.
-		Skipper: func(c echo.Context) bool { return c.Request().URL.Path == "/upload" },
-	}))
-	e.POST("/", func(c echo.Context) error {
-		return c.String(http.StatusOK, string(middleware.EchoBody(c)))
+func ExampleNew_timeoutHandler() {
+	mw, err := middleware.New(middleware.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%d bytes", len(middleware.Body(r)))
 	})
+	// http.TimeoutHandler goes outside the middleware: the handler it
+	// abandons at the timeout then still holds its body, which the
+	// middleware releases only when that handler returns.
+	h := http.TimeoutHandler(mw(handler), time.Second, "timeout")
 
-	post(e, "short")
-	// Refusals are *echo.HTTPError, shaped by Echo's error handler.
-	post(e, "a body longer than sixteen bytes")
+	post(h, "hello")
 	// Output:
-	// 200 "short" (Content-Length "5")
-	// 413 "{\"message\":\"request body too large: the limit is 16 bytes\"}" (Content-Length "")
+	// 200 "5 bytes" (Content-Length "7")
 }
 
 func ExampleBody() {

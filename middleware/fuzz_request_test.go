@@ -76,7 +76,7 @@ func FuzzRequestBody(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data, chunks []byte, declare uint8, limit uint16) {
 		max := int64(limit) + 1
-		c, err := Config{Pool: Pooled(p), MaxRequestBody: max, InitialRequestBuffer: 128}.validate()
+		c, err := Config{Pool: p, MaxRequestBody: max, InitialRequestBuffer: 128}.validate()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,15 +107,15 @@ func FuzzRequestBody(f *testing.F) {
 		}
 		switch {
 		case declared > max:
-			if rej == nil || rej.status != http.StatusRequestEntityTooLarge {
+			if rej == nil || rej.Status != http.StatusRequestEntityTooLarge {
 				t.Fatalf("declared %d over limit %d: got %v, want 413", declared, max, rej)
 			}
 		case int64(len(want)) > max:
-			if rej == nil || rej.status != http.StatusRequestEntityTooLarge {
+			if rej == nil || rej.Status != http.StatusRequestEntityTooLarge {
 				t.Fatalf("sent %d over limit %d: got %v, want 413", len(want), max, rej)
 			}
 		case declared > sent:
-			if rej == nil || rej.status != http.StatusBadRequest {
+			if rej == nil || rej.Status != http.StatusBadRequest {
 				t.Fatalf("declared %d, sent %d: got %v, want 400", declared, sent, rej)
 			}
 		default:

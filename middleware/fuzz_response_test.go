@@ -73,7 +73,7 @@ func FuzzResponseWriter(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	mw, err := New(Config{Pool: Pooled(p), MaxBufferedResponse: 2048})
+	mw, err := New(Config{Pool: p, MaxBufferedResponse: 2048})
 	if err != nil {
 		f.Fatal(err)
 	}

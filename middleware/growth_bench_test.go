@@ -28,7 +28,7 @@ func BenchmarkRequestGrowth(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					c, err := Config{Pool: Pooled(p), InitialRequestBuffer: initial}.validate()
+					c, err := Config{Pool: p, InitialRequestBuffer: initial}.validate()
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -46,7 +46,7 @@ func BenchmarkRequestGrowth(b *testing.B) {
 						}
 						rb, rej := c.readBody(r)
 						if rej != nil {
-							b.Fatal(rej.msg)
+							b.Fatal(rej.Message)
 						}
 						peak = max(peak, p.Stats().Total.InUseBytes)
 						rb.release()

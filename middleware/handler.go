@@ -19,7 +19,7 @@ func New(cfg Config) (func(http.Handler) http.Handler, error) {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if rej := c.serve(w, r, next.ServeHTTP); rej != nil {
+			if rej := c.Serve(w, r, next.ServeHTTP); rej != nil {
 				c.reject(w, rej)
 			}
 		})
@@ -32,20 +32,27 @@ func Handler(next http.Handler) http.Handler {
 	return mw(next)
 }
 
-// serve runs next with a pooled request body and response buffer, and
+// Serve runs next with a pooled request body and response buffer, and
 // settles both when next returns, or panics: then nothing buffered is
 // sent, the memory goes back to the pool, and the panic goes on to the
 // application's recovery. A refused request is returned, not answered,
 // and next does not run. Requests that Skip selects go to next as they
 // are.
-func (c *config) serve(w http.ResponseWriter, r *http.Request, next func(http.ResponseWriter, *http.Request)) *rejection {
+func (c *config) Serve(w http.ResponseWriter, r *http.Request, next func(http.ResponseWriter, *http.Request)) *rejection {
 	if c.Skip != nil && c.Skip(r) {
 		next(w, r)
 		return nil
 	}
 	var rb *requestBody
 	var saved fields
-	if hasBody(r) {
+	if outer := lookup(r); outer != nil {
+		// An outer instance of the middleware read the body: this one
+		// only applies its own limit, so that a route can have a smaller
+		// limit than the server without the body being read twice.
+		if n := outer.size(); n > c.MaxRequestBody {
+			return c.tooLarge()
+		}
+	} else if hasBody(r) {
 		var rej *rejection
 		if rb, rej = c.readBody(r); rej != nil {
 			return rej
@@ -54,6 +61,11 @@ func (c *config) serve(w http.ResponseWriter, r *http.Request, next func(http.Re
 		if c.Observer != nil {
 			c.Observer.RequestBody(len(rb.b))
 		}
+	}
+	if _, ok := w.(*responseWriter); ok && rb == nil {
+		// The response is buffered further out already.
+		next(w, r)
+		return nil
 	}
 	rw := c.newResponseWriter(w, r)
 	done := false

@@ -2,10 +2,7 @@ package middleware
 
 import (
 	"bufio"
-	"bytes"
-	"compress/gzip"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bodypool/bodypool/bufpool"
+	"github.com/bodypool/bodypool/internal/pooltest"
 	"go.uber.org/goleak"
 )
 
@@ -34,30 +32,21 @@ var poolModes = []struct {
 	{"poison", bufpool.Config{Track: true, Poison: true}},
 }
 
-// newPool returns a tracking pool configured by cfg. When the test ends it
-// fails the test if a buffer is still checked out. Servers started with
-// startServer are closed before that check.
-func newPool(t testing.TB, cfg bufpool.Config) *bufpool.Pool {
-	t.Helper()
-	cfg.Track = true
-	p, err := bufpool.New(cfg)
-	if err != nil {
-		t.Fatalf("bufpool.New(%+v): %v", cfg, err)
-	}
-	t.Cleanup(func() { checkLeaks(t, p) })
-	return p
-}
+// Helpers shared with the echobody tests and the conformance suite; see
+// package pooltest.
+var (
+	newPool     = pooltest.NewPool
+	checkLeaks  = pooltest.CheckLeaks
+	startServer = pooltest.StartServer
+	gets        = pooltest.Gets
+	payload     = pooltest.Payload
+	gzipped     = pooltest.Gzipped
+	waitFor     = pooltest.WaitFor
+)
 
-// checkLeaks fails t unless every buffer taken from p was released.
-func checkLeaks(t testing.TB, p *bufpool.Pool) {
-	t.Helper()
-	if err := p.CheckLeaks(); err != nil {
-		t.Error(err)
-	}
-	if st := p.Stats().Total; st.InUse != 0 || st.InUseBytes != 0 {
-		t.Errorf("pool at rest: %d buffers (%d bytes) in use, want 0", st.InUse, st.InUseBytes)
-	}
-}
+// unsized hides the length of a reader, so that an HTTP client sends it
+// chunked and httptest.NewRequest declares no Content-Length.
+type unsized struct{ io.Reader }
 
 // newMiddleware is New for tests: it fails the test on error.
 func newMiddleware(t testing.TB, cfg Config) func(http.Handler) http.Handler {
@@ -68,46 +57,6 @@ func newMiddleware(t testing.TB, cfg Config) func(http.Handler) http.Handler {
 	}
 	return mw
 }
-
-// startServer serves h on 127.0.0.1 until the test ends. Closing waits for
-// every handler to return; then p must hold no buffer.
-func startServer(t testing.TB, p *bufpool.Pool, h http.Handler) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		srv.Close()
-		checkLeaks(t, p)
-	})
-	return srv
-}
-
-// gets returns the number of buffers p handed out so far.
-func gets(p *bufpool.Pool) uint64 { return p.Stats().Total.Gets }
-
-// payload returns n pseudo-random bytes determined by seed.
-func payload(seed uint64, n int) []byte {
-	b := make([]byte, n)
-	rand.NewChaCha8([32]byte{0: byte(seed), 1: byte(seed >> 8), 2: byte(seed >> 16), 3: byte(seed >> 24)}).Read(b)
-	return b
-}
-
-// gzipped compresses b.
-func gzipped(t testing.TB, b []byte) []byte {
-	t.Helper()
-	var out bytes.Buffer
-	zw := gzip.NewWriter(&out)
-	if _, err := zw.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
-}
-
-// unsized hides the length of a reader, so that an HTTP client sends it
-// chunked and httptest.NewRequest declares no Content-Length.
-type unsized struct{ io.Reader }
 
 // rawConn opens a TCP connection to srv for requests written by hand. It
 // is closed when the test ends, and every read and write fails after 20 s.
@@ -120,18 +69,6 @@ func rawConn(t testing.TB, srv *httptest.Server) (*net.TCPConn, *bufio.Reader) {
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	return c.(*net.TCPConn), bufio.NewReader(c)
-}
-
-// waitFor polls cond until it holds, failing the test after 10 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // counter counts the runs of a handler.

@@ -8,7 +8,3 @@ const (
 	allocBatches   = 5
 	allocBatchRuns = 20
 )
-
-// isolationRequests is the number of requests each client of the
-// isolation tests sends.
-const isolationRequests = 50

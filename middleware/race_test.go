@@ -12,8 +12,3 @@ const (
 	allocBatches   = 4
 	allocBatchRuns = 5
 )
-
-// isolationRequests is the number of requests each client of the
-// isolation tests sends: fewer under the race detector, which makes every
-// megabyte copied or poisoned cost tens of milliseconds.
-const isolationRequests = 20

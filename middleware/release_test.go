@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"reflect"
 	"strings"
 	"sync"
@@ -40,7 +41,7 @@ func TestBodyReleasedUnderTimeoutHandler(t *testing.T) {
 		o.body = Body(r)
 		done <- o
 	})
-	srv := startServer(t, p, newMiddleware(t, Config{Pool: Pooled(p)})(http.TimeoutHandler(inner, 20*time.Millisecond, "timeout")))
+	srv := startServer(t, p, newMiddleware(t, Config{Pool: p})(http.TimeoutHandler(inner, 20*time.Millisecond, "timeout")))
 	resp, err := srv.Client().Post(srv.URL, "application/octet-stream", bytes.NewReader(payload(1, 5000)))
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +69,7 @@ func TestBodyReleasedUnderTimeoutHandler(t *testing.T) {
 func TestBodyReadAfterClose(t *testing.T) {
 	p := newPool(t, bufpool.Config{})
 	var readErr, againErr error
-	h := newMiddleware(t, Config{Pool: Pooled(p)})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newMiddleware(t, Config{Pool: p})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body.Close()
 		_, readErr = r.Body.Read(make([]byte, 1))
 		rc, err := r.GetBody()
@@ -95,7 +96,7 @@ func TestReadFromMemoryBound(t *testing.T) {
 			t.Run(via+"/"+sizeName(size), func(t *testing.T) {
 				p := newPool(t, bufpool.Config{})
 				data := payload(uint64(size), size)
-				h := newMiddleware(t, Config{Pool: Pooled(p), MaxBufferedResponse: threshold})(
+				h := newMiddleware(t, Config{Pool: p, MaxBufferedResponse: threshold})(
 					http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 						if via == "copy" {
 							io.Copy(w, struct{ io.Reader }{bytes.NewReader(data)})
@@ -236,7 +237,7 @@ func TestGzipTwoLines(t *testing.T) {
 			p := newPool(t, bufpool.Config{})
 			var gotBody []byte
 			var gotCE []string
-			h := newMiddleware(t, Config{Pool: Pooled(p), Decompress: true})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := newMiddleware(t, Config{Pool: p, Decompress: true})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				gotBody, _ = io.ReadAll(r.Body)
 				gotCE = r.Header.Values("Content-Encoding")
 			}))
@@ -259,7 +260,7 @@ func TestGzipDecompressedOutside(t *testing.T) {
 	p := newPool(t, bufpool.Config{})
 	plain := payload(4, 2000)
 	var got []byte
-	h := newMiddleware(t, Config{Pool: Pooled(p), Decompress: true})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newMiddleware(t, Config{Pool: p, Decompress: true})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = Body(r)
 		w.Write(got)
 	}))
@@ -295,7 +296,7 @@ func TestGzipDecompressedOutside(t *testing.T) {
 // not buffered.
 func TestSkip(t *testing.T) {
 	p := newPool(t, bufpool.Config{})
-	h := newMiddleware(t, Config{Pool: Pooled(p), Skip: func(r *http.Request) bool {
+	h := newMiddleware(t, Config{Pool: p, Skip: func(r *http.Request) bool {
 		return strings.HasPrefix(r.URL.Path, "/stream/")
 	}})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, wrapped := w.(*responseWriter)
@@ -317,7 +318,7 @@ func TestSkip(t *testing.T) {
 func TestBudgetRejectionsExact(t *testing.T) {
 	const budget = 256 << 10
 	p := newPool(t, bufpool.Config{MaxInUseBytes: budget})
-	h := newMiddleware(t, Config{Pool: Pooled(p), MaxRequestBody: 64 << 10, BudgetWait: time.Second})(http.HandlerFunc(echoRequest))
+	h := newMiddleware(t, Config{Pool: p, MaxRequestBody: 64 << 10, BudgetWait: time.Second})(http.HandlerFunc(echoRequest))
 
 	// Wait and succeed: the budget frees while the request waits.
 	hold, err := p.Acquire(context.Background(), budget)
@@ -347,7 +348,7 @@ func TestBudgetRejectionsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec = httptest.NewRecorder()
-	newMiddleware(t, Config{Pool: Pooled(p)})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	newMiddleware(t, Config{Pool: p})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "streams")
 	})).ServeHTTP(rec, newRequest("GET", nil))
 	if rec.Body.String() != "streams" {
@@ -358,7 +359,7 @@ func TestBudgetRejectionsExact(t *testing.T) {
 	}
 
 	// A request refused after waiting counts one.
-	short := newMiddleware(t, Config{Pool: Pooled(p), MaxRequestBody: 64 << 10, BudgetWait: 10 * time.Millisecond})(http.HandlerFunc(echoRequest))
+	short := newMiddleware(t, Config{Pool: p, MaxRequestBody: 64 << 10, BudgetWait: 10 * time.Millisecond})(http.HandlerFunc(echoRequest))
 	rec = httptest.NewRecorder()
 	short.ServeHTTP(rec, newRequest("POST", strings.NewReader("refused")))
 	hold.Release()
@@ -375,7 +376,7 @@ func TestBudgetRejectionsExact(t *testing.T) {
 func TestEmptyWriteWithoutBody(t *testing.T) {
 	p := newPool(t, bufpool.Config{})
 	var empty, full error
-	h := newMiddleware(t, Config{Pool: Pooled(p)})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newMiddleware(t, Config{Pool: p})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		_, empty = w.Write(nil)
 		_, full = w.Write([]byte("x"))
@@ -383,5 +384,61 @@ func TestEmptyWriteWithoutBody(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), newRequest("GET", nil))
 	if empty != nil || !errors.Is(full, http.ErrBodyNotAllowed) {
 		t.Errorf("after 304: empty Write %v, Write %v; want nil, ErrBodyNotAllowed", empty, full)
+	}
+}
+
+// A second instance of the middleware inside the first (a route with a
+// smaller limit) applies its limit to the body already read: no second
+// read, no second buffer, no second response buffer.
+func TestNestedLimits(t *testing.T) {
+	p := newPool(t, bufpool.Config{})
+	inner := newMiddleware(t, Config{Pool: p, MaxRequestBody: 1 << 10})
+	outer := newMiddleware(t, Config{Pool: p, MaxRequestBody: 1 << 20})
+	mux := http.NewServeMux()
+	mux.Handle("/small", inner(http.HandlerFunc(echoRequest)))
+	mux.HandleFunc("/large", echoRequest)
+	h := outer(mux)
+	tests := []struct {
+		path   string
+		size   int
+		status int
+	}{
+		{"/small", 500, 200},
+		{"/small", 2000, 413},
+		{"/large", 2000, 200},
+	}
+	for _, tt := range tests {
+		before := gets(p)
+		body := payload(uint64(tt.size), tt.size)
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", tt.path, bytes.NewReader(body))
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.status {
+			t.Errorf("%s, %d bytes: status %d, want %d", tt.path, tt.size, rec.Code, tt.status)
+		}
+		if tt.status == 200 && !bytes.Equal(rec.Body.Bytes(), body) {
+			t.Errorf("%s, %d bytes: body differs", tt.path, tt.size)
+		}
+		// One buffer for the body, one for the response, at most.
+		if took := gets(p) - before; took > 2 {
+			t.Errorf("%s, %d bytes: %d buffers taken, want at most 2 (body and response)", tt.path, tt.size, took)
+		}
+	}
+}
+
+// The net/http middleware links nothing of Echo: a net/http program that
+// uses it does not carry a framework it does not use.
+func TestNoEchoDependency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	out, err := exec.Command("go", "list", "-deps", "github.com/bodypool/bodypool/middleware").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for dep := range strings.Lines(string(out)) {
+		if strings.Contains(dep, "labstack") {
+			t.Errorf("middleware depends on %s", strings.TrimSpace(dep))
+		}
 	}
 }

@@ -13,15 +13,11 @@ import (
 	"sync"
 
 	"github.com/bodypool/bodypool/bufpool"
-	"github.com/labstack/echo/v4"
+	"github.com/bodypool/bodypool/internal/seam"
 )
 
 // rejection is a refused request: its status, reason and message.
-type rejection struct {
-	status int
-	reason string
-	msg    string
-}
+type rejection = seam.Rejection
 
 // noWait is an ended context: Acquire with it takes the budget only if
 // there is room at once.
@@ -38,51 +34,44 @@ func hasBody(r *http.Request) bool {
 }
 
 func (c *config) tooLarge() *rejection {
-	return &rejection{http.StatusRequestEntityTooLarge, ReasonTooLarge,
-		"request body too large: the limit is " + strconv.FormatInt(c.MaxRequestBody, 10) + " bytes"}
+	return &rejection{Status: http.StatusRequestEntityTooLarge, Reason: ReasonTooLarge, Message: "request body too large: the limit is " + strconv.FormatInt(c.MaxRequestBody, 10) + " bytes"}
 }
 
 var (
-	errTooLargeOuter  = &rejection{http.StatusRequestEntityTooLarge, ReasonTooLarge, "request body too large"}
-	errTooLargeBudget = &rejection{http.StatusRequestEntityTooLarge, ReasonTooLarge, "request body too large for the server's memory budget"}
-	errTruncated      = &rejection{http.StatusBadRequest, ReasonTruncated, "request body truncated or malformed"}
-	errNotGzip        = &rejection{http.StatusBadRequest, ReasonTruncated, "request body is not gzip data, though Content-Encoding says gzip (decompressed twice?)"}
-	errBusy           = &rejection{http.StatusServiceUnavailable, ReasonBudget, "server busy: no memory for the request body now, retry later"}
+	errTooLargeOuter  = &rejection{Status: http.StatusRequestEntityTooLarge, Reason: ReasonTooLarge, Message: "request body too large"}
+	errTooLargeBudget = &rejection{Status: http.StatusRequestEntityTooLarge, Reason: ReasonTooLarge, Message: "request body too large for the server's memory budget"}
+	errTruncated      = &rejection{Status: http.StatusBadRequest, Reason: ReasonTruncated, Message: "request body truncated or malformed"}
+	errNotGzip        = &rejection{Status: http.StatusBadRequest, Reason: ReasonTruncated, Message: "request body is not gzip data, though Content-Encoding says gzip (decompressed twice?)"}
+	errBusy           = &rejection{Status: http.StatusServiceUnavailable, Reason: ReasonBudget, Message: "server busy: no memory for the request body now, retry later"}
 )
 
-// tryAcquire takes a buffer for n bytes if the budget has room now. A
-// pool that cannot say so without counting a refusal is asked with an
-// ended context.
-func (c *config) tryAcquire(n int) (Buffer, bool) {
-	if p, ok := c.Pool.(interface{ TryAcquire(int) (Buffer, bool) }); ok {
-		return p.TryAcquire(n)
-	}
-	b, err := c.Pool.Acquire(noWait, n)
-	return b, err == nil
+// tryAcquire takes a buffer for n bytes if the budget has room now,
+// without counting a refusal.
+func (c *config) tryAcquire(n int) (seam.Buffer, bool) {
+	return c.pool.TryAcquire(n)
 }
 
 // acquire takes a buffer for n bytes, waiting at most BudgetWait. Only a
 // request that is then refused counts as a budget rejection.
-func (c *config) acquire(ctx context.Context, n int) (Buffer, error) {
+func (c *config) acquire(ctx context.Context, n int) (seam.Buffer, error) {
 	if b, ok := c.tryAcquire(n); ok {
 		return b, nil
 	}
 	if c.BudgetWait <= 0 || ctx.Err() != nil {
-		return c.Pool.Acquire(noWait, n)
+		return c.pool.Acquire(noWait, n)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.BudgetWait)
 	defer cancel()
-	return c.Pool.Acquire(ctx, n)
+	return c.pool.Acquire(ctx, n)
 }
 
 // outerLimit reports whether a read error comes from a body limit further
-// out: http.MaxBytesReader, or Echo's BodyLimit, whose reader returns an
-// *echo.HTTPError with status 413. Its targets escape to the heap, so it
-// is called only on error paths.
-func outerLimit(err error) bool {
+// out: http.MaxBytesReader, or one the adapter recognises (Echo's
+// BodyLimit). Its target escapes to the heap, so it is called only on
+// error paths.
+func (c *config) outerLimit(err error) bool {
 	var maxBytes *http.MaxBytesError
-	var he *echo.HTTPError
-	return errors.As(err, &maxBytes) || errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge
+	return errors.As(err, &maxBytes) || c.adapterLimit != nil && c.adapterLimit(err)
 }
 
 // maxGzipLayers bounds how many gzip layers are removed from one body;
@@ -190,7 +179,7 @@ func (c *config) readBody(r *http.Request) (*requestBody, *rejection) {
 		case errors.Is(err, bufpool.ErrTooLarge):
 			buf.Release()
 			return nil, c.tooLarge()
-		case outerLimit(err):
+		case c.outerLimit(err):
 			buf.Release()
 			return nil, errTooLargeOuter
 		default:
@@ -204,7 +193,7 @@ func (c *config) readBody(r *http.Request) (*requestBody, *rejection) {
 // needs more than the pool's whole budget: waiting cannot help, the body
 // is too large for this server.
 func (c *config) neverFits(n, next int) bool {
-	p, ok := c.Pool.(pooled)
+	p, ok := c.pool.(pooled)
 	if !ok {
 		return false
 	}
@@ -225,7 +214,7 @@ func (c *config) maxDeclared(gz bool) int64 {
 	return c.MaxRequestBody + min(extra, math.MaxInt64-c.MaxRequestBody)
 }
 
-func (c *config) reserve(ctx context.Context, buf Buffer, n int) error {
+func (c *config) reserve(ctx context.Context, buf seam.Buffer, n int) error {
 	if c.BudgetWait <= 0 {
 		return buf.Reserve(noWait, n)
 	}
@@ -285,15 +274,17 @@ func (z *gunzipper) park(wipe bool) {
 
 // reject writes a short plain-text refusal.
 func (c *config) reject(w http.ResponseWriter, rej *rejection) {
-	c.rejectHeaders(w.Header(), rej)
+	c.RejectHeaders(w.Header(), rej)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(rej.status)
-	io.WriteString(w, rej.msg+"\n")
+	w.WriteHeader(rej.Status)
+	io.WriteString(w, rej.Message+"\n")
 }
 
-func (c *config) rejectHeaders(h http.Header, rej *rejection) {
-	switch rej.status {
+// RejectHeaders sets the headers of a refusal on h and reports it to the
+// Observer.
+func (c *config) RejectHeaders(h http.Header, rej *rejection) {
+	switch rej.Status {
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", c.retryAfter)
 	default:
@@ -302,6 +293,6 @@ func (c *config) rejectHeaders(h http.Header, rej *rejection) {
 		h.Set("Connection", "close")
 	}
 	if c.Observer != nil {
-		c.Observer.Rejected(rej.reason)
+		c.Observer.Rejected(rej.Reason)
 	}
 }

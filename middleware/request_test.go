@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/bodypool/bodypool/bufpool"
+	"github.com/bodypool/bodypool/internal/seam"
 )
 
 // testLimit is MaxRequestBody in the request tables: above the first
@@ -96,7 +97,7 @@ func TestRequestStatus(t *testing.T) {
 							t.Parallel() // a refusal lingers half a second before closing
 							p := newPool(t, mode.cfg)
 							var runs counter
-							mw := newMiddleware(t, Config{Pool: Pooled(p), MaxRequestBody: testLimit, Decompress: !tt.plain})
+							mw := newMiddleware(t, Config{Pool: p, MaxRequestBody: testLimit, Decompress: !tt.plain})
 							h := mw(runs.wrap(echoRequest))
 							var body io.Reader
 							if tt.body != nil {
@@ -158,7 +159,7 @@ func TestRequestStatus(t *testing.T) {
 func TestOuterLimit(t *testing.T) {
 	p := newPool(t, bufpool.Config{})
 	var runs counter
-	inner := newMiddleware(t, Config{Pool: Pooled(p), MaxRequestBody: testLimit})(runs.wrap(echoRequest))
+	inner := newMiddleware(t, Config{Pool: p, MaxRequestBody: testLimit})(runs.wrap(echoRequest))
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 100)
 		inner.ServeHTTP(w, r)
@@ -175,20 +176,28 @@ func TestOuterLimit(t *testing.T) {
 
 // countingPool counts the bytes its buffers read with ReadFromLimit.
 type countingPool struct {
-	BufferPool
+	p    seam.Pool
 	read atomic.Int64
 }
 
-func (p *countingPool) Acquire(ctx context.Context, n int) (Buffer, error) {
-	b, err := p.BufferPool.Acquire(ctx, n)
+func (p *countingPool) Acquire(ctx context.Context, n int) (seam.Buffer, error) {
+	b, err := p.p.Acquire(ctx, n)
 	if err != nil {
 		return nil, err
 	}
 	return countingBuffer{b, &p.read}, nil
 }
 
+func (p *countingPool) TryAcquire(n int) (seam.Buffer, bool) {
+	b, ok := p.p.TryAcquire(n)
+	if !ok {
+		return nil, false
+	}
+	return countingBuffer{b, &p.read}, true
+}
+
 type countingBuffer struct {
-	Buffer
+	seam.Buffer
 	read *atomic.Int64
 }
 
@@ -205,9 +214,9 @@ func TestGzipBombReadsAtMostLimit(t *testing.T) {
 	for _, v := range vias {
 		t.Run(v.name, func(t *testing.T) {
 			p := newPool(t, bufpool.Config{Poison: true})
-			cp := &countingPool{BufferPool: Pooled(p)}
+			cp := &countingPool{p: pooled{p}}
 			var runs counter
-			h := newMiddleware(t, Config{Pool: cp, MaxRequestBody: testLimit, Decompress: true})(runs.wrap(echoRequest))
+			h := newMiddleware(t, Config{pool: cp, MaxRequestBody: testLimit, Decompress: true})(runs.wrap(echoRequest))
 			req := newRequest("POST", bytes.NewReader(bomb))
 			req.Header.Set("Content-Encoding", "gzip")
 
@@ -241,7 +250,7 @@ func TestDeclaredTooLargeNeverRead(t *testing.T) {
 		t.Run(strconv.Itoa(declared), func(t *testing.T) {
 			p := newPool(t, bufpool.Config{})
 			var runs counter
-			srv := startServer(t, p, newMiddleware(t, Config{Pool: Pooled(p), MaxRequestBody: testLimit})(runs.wrap(echoRequest)))
+			srv := startServer(t, p, newMiddleware(t, Config{Pool: p, MaxRequestBody: testLimit})(runs.wrap(echoRequest)))
 			conn, br := rawConn(t, srv)
 
 			fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: test\r\nContent-Type: application/octet-stream\r\n"+
@@ -276,7 +285,7 @@ func TestDeclaredTooLargeNeverRead(t *testing.T) {
 // gets it, sends the body, and gets it back.
 func TestExpectContinueWithinLimit(t *testing.T) {
 	p := newPool(t, bufpool.Config{Poison: true})
-	srv := startServer(t, p, newMiddleware(t, Config{Pool: Pooled(p), MaxRequestBody: testLimit})(http.HandlerFunc(echoRequest)))
+	srv := startServer(t, p, newMiddleware(t, Config{Pool: p, MaxRequestBody: testLimit})(http.HandlerFunc(echoRequest)))
 	conn, br := rawConn(t, srv)
 	body := payload(12, testLimit)
 
@@ -299,7 +308,7 @@ func TestExpectContinueWithinLimit(t *testing.T) {
 func TestTooLargeWhileSending(t *testing.T) {
 	p := newPool(t, bufpool.Config{})
 	var runs counter
-	srv := startServer(t, p, newMiddleware(t, Config{Pool: Pooled(p), MaxRequestBody: testLimit})(runs.wrap(echoRequest)))
+	srv := startServer(t, p, newMiddleware(t, Config{Pool: p, MaxRequestBody: testLimit})(runs.wrap(echoRequest)))
 	conn, br := rawConn(t, srv)
 
 	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -337,7 +346,7 @@ func TestTruncatedBody(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			p := newPool(t, mode.cfg)
 			var runs counter
-			srv := startServer(t, p, newMiddleware(t, Config{Pool: Pooled(p)})(runs.wrap(echoRequest)))
+			srv := startServer(t, p, newMiddleware(t, Config{Pool: p})(runs.wrap(echoRequest)))
 			conn, br := rawConn(t, srv)
 
 			fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 1000\r\n\r\n0123456789")
@@ -368,7 +377,7 @@ func TestMemoryFollowsBytes(t *testing.T) {
 	const clients = 100
 	p := newPool(t, bufpool.Config{})
 	var runs counter
-	srv := startServer(t, p, newMiddleware(t, Config{Pool: Pooled(p), MaxRequestBody: 8 << 20})(runs.wrap(echoRequest)))
+	srv := startServer(t, p, newMiddleware(t, Config{Pool: p, MaxRequestBody: 8 << 20})(runs.wrap(echoRequest)))
 	conns := make([]io.Closer, clients)
 	for i := range conns {
 		conn, _ := rawConn(t, srv)
@@ -402,7 +411,7 @@ func TestBudgetExhausted(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			p := newPool(t, bufpool.Config{MaxInUseBytes: budget})
 			var runs counter
-			h := newMiddleware(t, Config{Pool: Pooled(p), MaxRequestBody: budget, BudgetWait: 20 * time.Millisecond})(runs.wrap(echoRequest))
+			h := newMiddleware(t, Config{Pool: p, MaxRequestBody: budget, BudgetWait: 20 * time.Millisecond})(runs.wrap(echoRequest))
 			hold, err := p.Acquire(context.Background(), budget)
 			if err != nil {
 				t.Fatal(err)
@@ -450,7 +459,7 @@ func TestBodyRereadable(t *testing.T) {
 	p := newPool(t, bufpool.Config{Poison: true})
 	body := payload(8, 10_000)
 	var failures []string
-	h := newMiddleware(t, Config{Pool: Pooled(p)})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newMiddleware(t, Config{Pool: p})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fail := func(format string, args ...any) { failures = append(failures, fmt.Sprintf(format, args...)) }
 		head := make([]byte, 100)
 		if _, err := io.ReadFull(r.Body, head); err != nil || !bytes.Equal(head, body[:100]) {
@@ -499,7 +508,7 @@ func TestBodyNoCopy(t *testing.T) {
 	p := newPool(t, bufpool.Config{})
 	body := payload(9, 5000)
 	var failures []string
-	h := newMiddleware(t, Config{Pool: Pooled(p)})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newMiddleware(t, Config{Pool: p})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b1, b2 := Body(r), Body(r)
 		if !bytes.Equal(b1, body) {
 			failures = append(failures, "Body differs from what was sent")
@@ -537,7 +546,7 @@ func TestDetachBody(t *testing.T) {
 	p := newPool(t, bufpool.Config{Poison: true})
 	var kept, detached [][]byte
 	var mu sync.Mutex
-	mw := newMiddleware(t, Config{Pool: Pooled(p)})
+	mw := newMiddleware(t, Config{Pool: p})
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bodypool/bodypool/internal/seam"
+
 	"github.com/bodypool/bodypool/bufpool"
 )
 
@@ -43,7 +45,7 @@ type responseWriter struct {
 	w   http.ResponseWriter
 	c   *config
 	req *http.Request
-	buf Buffer
+	buf seam.Buffer
 
 	// entry is the header map as the handler found it, taken at its first
 	// Header call when outer middleware had set entries; snap is the

@@ -149,7 +149,7 @@ func TestResponseStatus(t *testing.T) {
 					for _, tt := range tests {
 						t.Run(tt.name, func(t *testing.T) {
 							p := newPool(t, mode.cfg)
-							h := newMiddleware(t, Config{Pool: Pooled(p), MaxBufferedResponse: testThreshold})(tt.handler)
+							h := newMiddleware(t, Config{Pool: p, MaxBufferedResponse: testThreshold})(tt.handler)
 
 							res := v.do(t, h, newRequest("GET", nil))
 
@@ -190,7 +190,7 @@ func TestResponseStreamsChunked(t *testing.T) {
 		t.Run(strconv.Itoa(limit), func(t *testing.T) {
 			p := newPool(t, bufpool.Config{})
 			body := payload(22, 2*testThreshold)
-			srv := startServer(t, p, newMiddleware(t, Config{Pool: Pooled(p), MaxBufferedResponse: limit})(
+			srv := startServer(t, p, newMiddleware(t, Config{Pool: p, MaxBufferedResponse: limit})(
 				http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) })))
 			resp, err := srv.Client().Get(srv.URL)
 			if err != nil {
@@ -213,7 +213,7 @@ func TestResponseStreamsChunked(t *testing.T) {
 func TestHead(t *testing.T) {
 	p := newPool(t, bufpool.Config{Poison: true})
 	body := payload(23, 1234)
-	srv := startServer(t, p, newMiddleware(t, Config{Pool: Pooled(p)})(
+	srv := startServer(t, p, newMiddleware(t, Config{Pool: p})(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) })))
 	get, err := srv.Client().Get(srv.URL)
 	if err != nil {
@@ -249,7 +249,7 @@ func TestFlushStreams(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := newPool(t, bufpool.Config{Poison: true})
 			proceed := make(chan struct{})
-			srv := startServer(t, p, newMiddleware(t, Config{Pool: Pooled(p)})(
+			srv := startServer(t, p, newMiddleware(t, Config{Pool: p})(
 				http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Type", "text/event-stream")
 					io.WriteString(w, "data: first\n\n")
@@ -290,7 +290,7 @@ func TestFlushStreams(t *testing.T) {
 func TestResponseControllerDeadlines(t *testing.T) {
 	p := newPool(t, bufpool.Config{})
 	big := payload(24, 4*testThreshold)
-	srv := startServer(t, p, newMiddleware(t, Config{Pool: Pooled(p), MaxBufferedResponse: testThreshold})(
+	srv := startServer(t, p, newMiddleware(t, Config{Pool: p, MaxBufferedResponse: testThreshold})(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rc := http.NewResponseController(w)
 			if err := rc.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
@@ -325,7 +325,7 @@ func TestResponseControllerDeadlines(t *testing.T) {
 	}
 
 	// A recorder has no deadlines: the controller says so.
-	h := newMiddleware(t, Config{Pool: Pooled(p)})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newMiddleware(t, Config{Pool: p})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := http.NewResponseController(w).SetWriteDeadline(time.Now()); !errors.Is(err, http.ErrNotSupported) {
 			t.Errorf("SetWriteDeadline on a recorder: %v, want ErrNotSupported", err)
 		}
@@ -350,7 +350,7 @@ func TestHijack(t *testing.T) {
 	for name, hijack := range hijackers {
 		t.Run(name, func(t *testing.T) {
 			p := newPool(t, bufpool.Config{Poison: true})
-			srv := startServer(t, p, newMiddleware(t, Config{Pool: Pooled(p)})(
+			srv := startServer(t, p, newMiddleware(t, Config{Pool: p})(
 				http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("X-Dropped", "never sent")
 					conn, err := hijack(w)
@@ -381,7 +381,7 @@ func TestHijack(t *testing.T) {
 // A 103 Early Hints response goes out before the final 200 and its body.
 func TestEarlyHints(t *testing.T) {
 	p := newPool(t, bufpool.Config{Poison: true})
-	srv := startServer(t, p, newMiddleware(t, Config{Pool: Pooled(p)})(
+	srv := startServer(t, p, newMiddleware(t, Config{Pool: p})(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Link", "</style.css>; rel=preload; as=style")
 			w.WriteHeader(http.StatusEarlyHints)
@@ -417,7 +417,7 @@ func TestClientAbort(t *testing.T) {
 	p := newPool(t, bufpool.Config{Poison: true})
 	done := make(chan error, 1)
 	chunk := payload(25, 64<<10)
-	srv := startServer(t, p, newMiddleware(t, Config{Pool: Pooled(p), MaxBufferedResponse: testThreshold})(
+	srv := startServer(t, p, newMiddleware(t, Config{Pool: p, MaxBufferedResponse: testThreshold})(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			for {
 				if _, err := w.Write(chunk); err != nil {

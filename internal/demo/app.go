@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bodypool/bodypool/echobody"
+	"github.com/bodypool/bodypool/internal/seam"
 	"github.com/bodypool/bodypool/metrics"
 	"github.com/bodypool/bodypool/middleware"
 	"github.com/labstack/echo/v4"
@@ -70,13 +72,15 @@ func NewApp(o Options) (*App, error) {
 		}
 		a.pool = p
 		reg.MustRegister(metrics.NewPoolCollector(o.Pool, p.stats))
-		e.Use(middleware.EchoWithConfig(middleware.Config{
-			Pool:                p.buffers,
+		cfg := middleware.Config{
 			MaxRequestBody:      int64(o.MaxBody),
 			MaxBufferedResponse: int(o.MaxBuffered),
 			BudgetWait:          budgetWait(o.BudgetWait),
 			Decompress:          true,
 			Observer:            metrics.MustNewHTTP(reg),
+		}
+		e.Use(echobody.NewMiddlewareWithConfig(echobody.Config{
+			Config: seam.WithPool(cfg, p.buffers).(middleware.Config),
 			// Scrapes and probes stay out of the body statistics.
 			Skipper: func(c echo.Context) bool { return c.Path() == "/metrics" || c.Path() == "/healthz" },
 		}))
@@ -130,7 +134,7 @@ func (a *App) CheckLeaks(wait time.Duration) error {
 // io.ReadAll in mode off.
 func (a *App) body(c echo.Context) ([]byte, error) {
 	if a.pool != nil {
-		return middleware.EchoBody(c), nil
+		return echobody.Body(c), nil
 	}
 	return io.ReadAll(c.Request().Body)
 }

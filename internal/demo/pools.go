@@ -11,14 +11,14 @@ import (
 	"sync/atomic"
 
 	"github.com/bodypool/bodypool/bufpool"
-	"github.com/bodypool/bodypool/middleware"
+	"github.com/bodypool/bodypool/internal/seam"
 	"github.com/valyala/bytebufferpool"
 )
 
 // pool is the body memory of one mode: what the middleware takes buffers
 // from, and what /metrics reports about it.
 type pool struct {
-	buffers middleware.BufferPool
+	buffers seam.Pool
 	stats   func() bufpool.Stats
 	sized   *bufpool.Pool // the bufpool.Pool of the sized mode, else nil
 }
@@ -29,7 +29,7 @@ func newPool(o Options) (*pool, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &pool{buffers: middleware.Pooled(p), stats: p.Stats, sized: p}, nil
+		return &pool{buffers: seam.Pooled(p), stats: p.Stats, sized: p}, nil
 	}
 	// The other modes report through the classes of bufpool's default
 	// configuration, so that a dashboard compares like with like.
@@ -123,7 +123,13 @@ func (p *plainPool) class(n int) int {
 	return sort.SearchInts(p.sizes, n)
 }
 
-func (p *plainPool) Acquire(_ context.Context, n int) (middleware.Buffer, error) {
+// TryAcquire is Acquire: the comparison modes have no budget.
+func (p *plainPool) TryAcquire(n int) (seam.Buffer, bool) {
+	b, _ := p.Acquire(context.Background(), n)
+	return b, true
+}
+
+func (p *plainPool) Acquire(_ context.Context, n int) (seam.Buffer, error) {
 	mem, h, hit := p.source.take(n)
 	b, _ := p.wrappers.Get().(*plainBuffer)
 	if b == nil {
@@ -167,7 +173,7 @@ func (p *plainPool) Stats() bufpool.Stats {
 	return st
 }
 
-// plainBuffer implements middleware.Buffer over a byte slice that grows by
+// plainBuffer implements seam.Buffer over a byte slice that grows by
 // append, as code without a size-classed pool does.
 type plainBuffer struct {
 	b      []byte

@@ -178,7 +178,7 @@ func TestH2TLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mw, err := middleware.New(middleware.Config{Pool: middleware.Pooled(pool), MaxRequestBody: h2Limit})
+	mw, err := middleware.New(middleware.Config{Pool: pool, MaxRequestBody: h2Limit})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func TestUseAfterRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mw, err := middleware.New(middleware.Config{Pool: middleware.Pooled(pool)})
+	mw, err := middleware.New(middleware.Config{Pool: pool})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bodypool/bodypool/bufpool"
+	"github.com/bodypool/bodypool/echobody"
 	"github.com/bodypool/bodypool/middleware"
 	"github.com/labstack/echo/v4"
 	echomw "github.com/labstack/echo/v4/middleware"
@@ -27,7 +28,7 @@ func TestEchoPanic(t *testing.T) {
 	e := echo.New()
 	e.Logger.SetOutput(io.Discard) // Recover logs every stack
 	e.Use(echomw.Recover())
-	e.Use(middleware.EchoWithConfig(middleware.Config{Pool: middleware.Pooled(pool)}))
+	e.Use(echobody.NewMiddlewareWithConfig(echobody.Config{Config: middleware.Config{Pool: pool}}))
 	e.POST("/panic", func(c echo.Context) error {
 		c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextPlain)
 		c.Response().WriteHeader(http.StatusOK)

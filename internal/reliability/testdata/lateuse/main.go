@@ -31,7 +31,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	mw, err := middleware.New(middleware.Config{Pool: middleware.Pooled(pool)})
+	mw, err := middleware.New(middleware.Config{Pool: pool})
 	if err != nil {
 		fail(err)
 	}

@@ -1,4 +1,4 @@
-package middleware
+package echobody
 
 import (
 	"bytes"
@@ -16,19 +16,11 @@ import (
 	"testing/iotest"
 
 	"github.com/bodypool/bodypool/bufpool"
+	"github.com/bodypool/bodypool/internal/pooltest"
+	"github.com/bodypool/bodypool/middleware"
 	"github.com/labstack/echo/v4"
 	echomw "github.com/labstack/echo/v4/middleware"
 )
-
-// newEcho returns an Echo instance that logs nothing, with mws in order
-// (the first is outermost).
-func newEcho(mws ...echo.MiddlewareFunc) *echo.Echo {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.Logger.SetOutput(io.Discard)
-	e.Use(mws...)
-	return e
-}
 
 // echoEcho writes back the request body as read from c.Request().Body.
 func echoEcho(c echo.Context) error {
@@ -61,10 +53,10 @@ func TestEchoWithEchoMiddleware(t *testing.T) {
 		ourLimit  = 128 << 10 // our MaxRequestBody
 	)
 	text := bytes.Repeat([]byte("a line of text that compresses well\n"), 1000)
-	body := payload(40, 10_000)
+	body := pooltest.Payload(40, 10_000)
 	for _, order := range []string{"ours first", "ours last"} {
 		t.Run(order, func(t *testing.T) {
-			p := newPool(t, bufpool.Config{Poison: true})
+			p := pooltest.NewPool(t, bufpool.Config{Poison: true})
 			var mu sync.Mutex
 			var logged []int
 			echos := []echo.MiddlewareFunc{
@@ -83,7 +75,7 @@ func TestEchoWithEchoMiddleware(t *testing.T) {
 				echomw.Decompress(),
 				echomw.BodyLimit("64K"),
 			}
-			ours := EchoWithConfig(Config{Pool: Pooled(p), MaxRequestBody: ourLimit})
+			ours := NewMiddlewareWithConfig(Config{Config: middleware.Config{Pool: p, MaxRequestBody: ourLimit}})
 			var e *echo.Echo
 			if order == "ours first" {
 				e = newEcho(append([]echo.MiddlewareFunc{ours}, echos...)...)
@@ -102,17 +94,17 @@ func TestEchoWithEchoMiddleware(t *testing.T) {
 				c.Response().Write([]byte("partial secret body"))
 				panic("handler failed")
 			})
-			srv := startServer(t, p, e)
+			srv := pooltest.StartServer(t, p, e)
 
 			tests := []echoCase{
 				{name: "body echoed", path: "/echo", body: bytes.NewReader(body), status: 200, want: body},
 				{name: "gzip response", path: "/echo", body: bytes.NewReader(text), header: map[string]string{"Accept-Encoding": "gzip"},
 					status: 200, want: text, gzipped: true},
-				{name: "gzip request", path: "/echo", body: bytes.NewReader(gzipped(t, text)), header: map[string]string{"Content-Encoding": "gzip"},
+				{name: "gzip request", path: "/echo", body: bytes.NewReader(pooltest.Gzipped(t, text)), header: map[string]string{"Content-Encoding": "gzip"},
 					status: 200, want: text},
-				{name: "over Echo's limit", path: "/echo", body: bytes.NewReader(payload(41, echoLimit+1)), status: 413},
-				{name: "over Echo's limit chunked", path: "/echo", body: unsized{bytes.NewReader(payload(42, echoLimit+1))}, status: 413},
-				{name: "over our limit chunked", path: "/echo", body: unsized{bytes.NewReader(payload(43, ourLimit+1))}, status: 413,
+				{name: "over Echo's limit", path: "/echo", body: bytes.NewReader(pooltest.Payload(41, echoLimit+1)), status: 413},
+				{name: "over Echo's limit chunked", path: "/echo", body: unsized{bytes.NewReader(pooltest.Payload(42, echoLimit+1))}, status: 413},
+				{name: "over our limit chunked", path: "/echo", body: unsized{bytes.NewReader(pooltest.Payload(43, ourLimit+1))}, status: 413,
 					byOurs: order == "ours first"},
 				{name: "panic", path: "/panic", body: bytes.NewReader(body), status: 500},
 			}
@@ -173,8 +165,8 @@ func TestEchoWithEchoMiddleware(t *testing.T) {
 // Refusals come back from the middleware as *echo.HTTPError with the
 // status, and the headers that go with it on the response.
 func TestEchoErrors(t *testing.T) {
-	p := newPool(t, bufpool.Config{MaxInUseBytes: 64 << 10})
-	mw := EchoWithConfig(Config{Pool: Pooled(p), MaxRequestBody: 1000, Decompress: true, BudgetWait: -1})
+	p := pooltest.NewPool(t, bufpool.Config{MaxInUseBytes: 64 << 10})
+	mw := NewMiddlewareWithConfig(Config{Config: middleware.Config{Pool: p, MaxRequestBody: 1000, Decompress: true, BudgetWait: -1}})
 	var runs atomic.Int64
 	h := mw(func(c echo.Context) error { runs.Add(1); return c.NoContent(http.StatusOK) })
 	e := newEcho()
@@ -238,34 +230,33 @@ func TestEchoErrors(t *testing.T) {
 func checkLeaksExcept(t *testing.T, p *bufpool.Pool, holding bool) {
 	t.Helper()
 	if !holding {
-		checkLeaks(t, p)
+		pooltest.CheckLeaks(t, p)
 	}
 }
 
 // The Skipper leaves requests alone: the body is not read into the pool
 // and the response is not buffered.
 func TestEchoSkipper(t *testing.T) {
-	p := newPool(t, bufpool.Config{})
-	e := newEcho(EchoWithConfig(Config{Pool: Pooled(p), Skipper: func(c echo.Context) bool {
+	p := pooltest.NewPool(t, bufpool.Config{})
+	e := newEcho(NewMiddlewareWithConfig(Config{Config: middleware.Config{Pool: p}, Skipper: func(c echo.Context) bool {
 		return c.Request().URL.Path == "/skip"
 	}}))
 	var pooled []bool
 	handler := func(c echo.Context) error {
-		_, isOurs := c.Request().Body.(*bodyReader)
-		pooled = append(pooled, EchoBody(c) != nil && isOurs)
+		pooled = append(pooled, Body(c) != nil)
 		return echoEcho(c)
 	}
 	e.POST("/skip", handler)
 	e.POST("/pool", handler)
-	body := payload(44, 3000)
+	body := pooltest.Payload(44, 3000)
 	for _, path := range []string{"/skip", "/pool"} {
-		before := gets(p)
+		before := pooltest.Gets(p)
 		rec := httptest.NewRecorder()
 		e.ServeHTTP(rec, httptest.NewRequest("POST", path, bytes.NewReader(body)))
 		if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), body) {
 			t.Errorf("%s: %d, %d bytes", path, rec.Code, rec.Body.Len())
 		}
-		if took := gets(p) - before; (path == "/skip") != (took == 0) {
+		if took := pooltest.Gets(p) - before; (path == "/skip") != (took == 0) {
 			t.Errorf("%s: %d buffers taken", path, took)
 		}
 	}
@@ -274,30 +265,30 @@ func TestEchoSkipper(t *testing.T) {
 	}
 }
 
-// EchoBody is the pooled body; EchoDetachBody's bytes outlive the handler
+// Body is the pooled body; DetachBody's bytes outlive the handler
 // while later requests reuse the pool.
 func TestEchoBodyAndDetach(t *testing.T) {
-	p := newPool(t, bufpool.Config{Poison: true})
-	e := newEcho(EchoWithConfig(Config{Pool: Pooled(p)}))
+	p := pooltest.NewPool(t, bufpool.Config{Poison: true})
+	e := newEcho(NewMiddlewareWithConfig(Config{Config: middleware.Config{Pool: p}}))
 	var detached [][]byte
 	e.POST("/detach", func(c echo.Context) error {
-		detached = append(detached, EchoDetachBody(c))
+		detached = append(detached, DetachBody(c))
 		return c.NoContent(http.StatusNoContent)
 	})
 	e.POST("/body", func(c echo.Context) error {
-		return c.Blob(http.StatusOK, echo.MIMEOctetStream, EchoBody(c))
+		return c.Blob(http.StatusOK, echo.MIMEOctetStream, Body(c))
 	})
 	var want [][]byte
 	for i := range 10 {
-		body := payload(uint64(50+i), 2000+i*1000)
+		body := pooltest.Payload(uint64(50+i), 2000+i*1000)
 		want = append(want, body)
 		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/detach", bytes.NewReader(body)))
 		for j := range 3 {
-			other := payload(uint64(60+j), len(body))
+			other := pooltest.Payload(uint64(60+j), len(body))
 			rec := httptest.NewRecorder()
 			e.ServeHTTP(rec, httptest.NewRequest("POST", "/body", bytes.NewReader(other)))
 			if !bytes.Equal(rec.Body.Bytes(), other) {
-				t.Fatalf("EchoBody: %d bytes back, want %d", rec.Body.Len(), len(other))
+				t.Fatalf("Body: %d bytes back, want %d", rec.Body.Len(), len(other))
 			}
 		}
 	}
@@ -310,10 +301,10 @@ func TestEchoBodyAndDetach(t *testing.T) {
 
 // The isolation test of TestIsolation, through Echo.
 func TestEchoIsolation(t *testing.T) {
-	p := newPool(t, bufpool.Config{Poison: true})
-	e := newEcho(echomw.Recover(), EchoWithConfig(Config{Pool: Pooled(p), MaxRequestBody: 2 << 20}))
+	p := pooltest.NewPool(t, bufpool.Config{Poison: true})
+	e := newEcho(echomw.Recover(), NewMiddlewareWithConfig(Config{Config: middleware.Config{Pool: p, MaxRequestBody: 2 << 20}}))
 	e.POST("/write", func(c echo.Context) error {
-		return c.Blob(http.StatusOK, echo.MIMEOctetStream, EchoBody(c))
+		return c.Blob(http.StatusOK, echo.MIMEOctetStream, Body(c))
 	})
 	e.POST("/copy", func(c echo.Context) error {
 		return c.Stream(http.StatusOK, echo.MIMEOctetStream, c.Request().Body)
@@ -323,5 +314,5 @@ func TestEchoIsolation(t *testing.T) {
 		_, err := io.Copy(c.Response(), unsized{c.Request().Body})
 		return err
 	})
-	isolation(t, startServer(t, p, e))
+	pooltest.Isolation(t, pooltest.StartServer(t, p, e), pooltest.IsolationRequests, "/write", "/copy", "/readfrom")
 }
