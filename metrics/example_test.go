@@ -12,6 +12,7 @@ import (
 
 	"github.com/bodypool/bodypool/bufpool"
 	"github.com/bodypool/bodypool/metrics"
+	"github.com/bodypool/bodypool/middleware"
 )
 
 // scrape serves one request to h, as Prometheus would, and prints the
@@ -82,19 +83,17 @@ func ExampleNewPoolCollectorWithConfig() {
 	// bufpool_releases_total{band="16384",class="10240",pool="uploads"} 1
 }
 
-func ExampleNewHTTP() {
+func ExampleNewBodyCollector() {
 	reg := prometheus.NewRegistry()
-	obs, err := metrics.NewHTTP(reg) // the middleware's Observer
-	if err != nil {
-		panic(err)
-	}
+	obs := metrics.NewBodyCollector() // the middleware's Observer
+	reg.MustRegister(obs)
 
 	// What the middleware reports for three requests.
 	obs.RequestBody(3000)
 	obs.ResponseBody(200, false)
 	obs.RequestBody(5 << 20)
 	obs.ResponseBody(64<<10, true)
-	obs.Rejected(metrics.ReasonTooLarge)
+	obs.Rejected(middleware.ReasonTooLarge)
 
 	handler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	scrape(handler, "bufpool_http_request_body_bytes_sum")

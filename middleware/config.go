@@ -76,7 +76,7 @@ type Config struct {
 	Decompress bool
 
 	// Observer, if set, is told the size of every body and every refusal;
-	// metrics.HTTP implements it for Prometheus.
+	// metrics.BodyCollector implements it for Prometheus.
 	Observer Observer
 
 	// Skip, if set, selects requests the middleware leaves alone: their

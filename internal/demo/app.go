@@ -71,13 +71,14 @@ func NewApp(o Options) (*App, error) {
 			return nil, err
 		}
 		a.pool = p
-		reg.MustRegister(metrics.NewPoolCollector(o.Pool, p.stats))
+		bodies := metrics.NewBodyCollector()
+		reg.MustRegister(metrics.NewPoolCollector(o.Pool, p.stats), bodies)
 		cfg := middleware.Config{
 			MaxRequestBody:      int64(o.MaxBody),
 			MaxBufferedResponse: int(o.MaxBuffered),
 			BudgetWait:          budgetWait(o.BudgetWait),
 			Decompress:          true,
-			Observer:            metrics.MustNewHTTP(reg),
+			Observer:            bodies,
 		}
 		e.Use(echobody.NewMiddlewareWithConfig(echobody.Config{
 			Config: seam.WithPool(cfg, p.buffers).(middleware.Config),

@@ -1,29 +1,18 @@
 package metrics
 
 import (
-	"fmt"
-
+	"github.com/bodypool/bodypool/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Reasons for Rejected: the values of the reason label of
-// bufpool_http_rejections_total.
-const (
-	// ReasonTooLarge is for a request refused because its body exceeds
-	// the limit.
-	ReasonTooLarge = "too_large"
-	// ReasonTruncated is for a request whose body was truncated or
-	// malformed.
-	ReasonTruncated = "truncated"
-	// ReasonBudget is for a request refused because the pool's in-use
-	// budget had no room for its body in time.
-	ReasonBudget = "budget"
-	// ReasonOther is where Rejected counts any reason it does not know, so
-	// that a misspelt reason is visible without creating a series of its own.
-	ReasonOther = "other"
-)
+// reasonOther is where Rejected counts any reason the middleware does not
+// document, so that a misspelt reason is visible without a series of its
+// own.
+const reasonOther = "other"
 
-// HTTP records the bodies that the bodypool HTTP middleware handles:
+// BodyCollector records the bodies that the bodypool middleware handles:
+// set it as the Observer of middleware.Config, and register it as a
+// prometheus.Collector, as a pool's collector is registered. Its metrics:
 //
 //   - histograms bufpool_http_request_body_bytes and
 //     bufpool_http_response_body_bytes of body sizes, with buckets from
@@ -32,16 +21,20 @@ const (
 //     responses held whole before they were sent, "streamed" for responses
 //     passed on as they were written;
 //   - counter bufpool_http_rejections_total of refused requests by reason:
-//     ReasonTooLarge, ReasonTruncated, ReasonBudget, or ReasonOther for any
-//     other.
+//     middleware.ReasonTooLarge, ReasonTruncated and ReasonBudget, or
+//     "other" for a reason the middleware does not document.
 //
 // Every mode and reason is reported from the first scrape on, at zero.
 //
+// The metric names are fixed, so a registry takes one BodyCollector:
+// registering a second returns prometheus.AlreadyRegisteredError. To tell
+// several servers of a process apart, register each with its own labels
+// through prometheus.WrapRegistererWith.
+//
 // Its methods RequestBody, ResponseBody and Rejected are what the
 // middleware calls per request; they neither allocate nor look up labels.
-// An HTTP is also the prometheus.Collector of its metrics. It is safe for
-// concurrent use by multiple goroutines.
-type HTTP struct {
+// It is safe for concurrent use by multiple goroutines.
+type BodyCollector struct {
 	requestBytes, responseBytes prometheus.Histogram
 	responses, rejections       *prometheus.CounterVec
 
@@ -51,37 +44,11 @@ type HTTP struct {
 	tooLarge, truncated, budget, other prometheus.Counter
 }
 
-// NewHTTP returns an HTTP whose metrics are registered on reg, or not
-// registered at all when reg is nil (an HTTP is a prometheus.Collector, to
-// be registered later).
-//
-// The metric names are fixed, so one registry takes one HTTP: a second
-// NewHTTP on the same registry returns an error wrapping
-// prometheus.AlreadyRegisteredError, whose ExistingCollector is the first
-// HTTP, for sharing. To tell several servers of a process apart, give each
-// its own labels with prometheus.WrapRegistererWith.
-func NewHTTP(reg prometheus.Registerer) (*HTTP, error) {
-	h := newHTTP()
-	if reg != nil {
-		if err := reg.Register(h); err != nil {
-			return nil, fmt.Errorf("metrics: registering the HTTP metrics: %w", err)
-		}
-	}
-	return h, nil
-}
+var _ middleware.Observer = (*BodyCollector)(nil)
 
-// MustNewHTTP is like NewHTTP but panics if the metrics cannot be
-// registered.
-func MustNewHTTP(reg prometheus.Registerer) *HTTP {
-	h, err := NewHTTP(reg)
-	if err != nil {
-		panic(err)
-	}
-	return h
-}
-
-func newHTTP() *HTTP {
-	h := &HTTP{
+// NewBodyCollector returns a BodyCollector with every series at zero.
+func NewBodyCollector() *BodyCollector {
+	h := &BodyCollector{
 		requestBytes: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "bufpool_http_request_body_bytes",
 			Help:    "Sizes of the request bodies read by the middleware.",
@@ -103,10 +70,10 @@ func newHTTP() *HTTP {
 	}
 	h.buffered = h.responses.WithLabelValues("buffered")
 	h.streamed = h.responses.WithLabelValues("streamed")
-	h.tooLarge = h.rejections.WithLabelValues(ReasonTooLarge)
-	h.truncated = h.rejections.WithLabelValues(ReasonTruncated)
-	h.budget = h.rejections.WithLabelValues(ReasonBudget)
-	h.other = h.rejections.WithLabelValues(ReasonOther)
+	h.tooLarge = h.rejections.WithLabelValues(middleware.ReasonTooLarge)
+	h.truncated = h.rejections.WithLabelValues(middleware.ReasonTruncated)
+	h.budget = h.rejections.WithLabelValues(middleware.ReasonBudget)
+	h.other = h.rejections.WithLabelValues(reasonOther)
 	return h
 }
 
@@ -116,7 +83,7 @@ func newHTTP() *HTTP {
 func bodyBuckets() []float64 { return prometheus.ExponentialBuckets(64, 4, 11) }
 
 // RequestBody records a request body of n bytes.
-func (h *HTTP) RequestBody(n int) {
+func (h *BodyCollector) RequestBody(n int) {
 	// A negative n, which no body has, counts as 0: the histogram's sum
 	// must never decrease.
 	h.requestBytes.Observe(float64(max(n, 0)))
@@ -124,7 +91,7 @@ func (h *HTTP) RequestBody(n int) {
 
 // ResponseBody records a response body of n bytes, streamed to the client
 // as it was written, or else buffered whole before it was sent.
-func (h *HTTP) ResponseBody(n int, streamed bool) {
+func (h *BodyCollector) ResponseBody(n int, streamed bool) {
 	h.responseBytes.Observe(float64(max(n, 0)))
 	if streamed {
 		h.streamed.Inc()
@@ -133,32 +100,31 @@ func (h *HTTP) ResponseBody(n int, streamed bool) {
 	}
 }
 
-// Rejected records a request refused for reason: ReasonTooLarge,
-// ReasonTruncated or ReasonBudget, the reasons of the middleware package.
-// Any other reason is counted as ReasonOther.
-func (h *HTTP) Rejected(reason string) {
+// Rejected records a request refused for reason: one of the middleware's
+// Reason constants. Any other reason is counted as "other".
+func (h *BodyCollector) Rejected(reason string) {
 	switch reason {
-	case ReasonTooLarge:
+	case middleware.ReasonTooLarge:
 		h.tooLarge.Inc()
-	case ReasonTruncated:
+	case middleware.ReasonTruncated:
 		h.truncated.Inc()
-	case ReasonBudget:
+	case middleware.ReasonBudget:
 		h.budget.Inc()
 	default:
 		h.other.Inc()
 	}
 }
 
-// Describe sends the descriptors of the HTTP metrics.
-func (h *HTTP) Describe(ch chan<- *prometheus.Desc) {
+// Describe sends the descriptors of the body metrics.
+func (h *BodyCollector) Describe(ch chan<- *prometheus.Desc) {
 	h.requestBytes.Describe(ch)
 	h.responseBytes.Describe(ch)
 	h.responses.Describe(ch)
 	h.rejections.Describe(ch)
 }
 
-// Collect sends the current values of the HTTP metrics.
-func (h *HTTP) Collect(ch chan<- prometheus.Metric) {
+// Collect sends the current values of the body metrics.
+func (h *BodyCollector) Collect(ch chan<- prometheus.Metric) {
 	h.requestBytes.Collect(ch)
 	h.responseBytes.Collect(ch)
 	h.responses.Collect(ch)

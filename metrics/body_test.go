@@ -12,22 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/bodypool/bodypool/metrics"
+	"github.com/bodypool/bodypool/middleware"
 )
 
-// observer is the interface through which the middleware package calls an
-// HTTP; its methods must stay exactly these.
-type observer interface {
-	RequestBody(n int)
-	ResponseBody(n int, streamed bool)
-	Rejected(reason string)
-}
+type observer = middleware.Observer
 
-var (
-	_ observer             = (*metrics.HTTP)(nil)
-	_ prometheus.Collector = (*metrics.HTTP)(nil)
-)
+var _ prometheus.Collector = (*metrics.BodyCollector)(nil)
 
-// httpSeries returns every series of a fresh HTTP, at zero, plus want.
+// httpSeries returns every series of a fresh BodyCollector, at zero, plus want.
 func httpSeries(want map[string]float64) map[string]float64 {
 	all := map[string]float64{
 		"bufpool_http_request_body_bytes_count":             0,
@@ -59,15 +51,15 @@ func checkSamples(t *testing.T, got, want map[string]float64) {
 	}
 }
 
-func TestHTTP(t *testing.T) {
+func TestBodyCollector(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		do   func(h *metrics.HTTP)
+		do   func(h *metrics.BodyCollector)
 		want map[string]float64
 	}{
-		{"fresh", func(*metrics.HTTP) {}, nil},
-		{"request bodies", func(h *metrics.HTTP) {
+		{"fresh", func(*metrics.BodyCollector) {}, nil},
+		{"request bodies", func(h *metrics.BodyCollector) {
 			h.RequestBody(100)
 			h.RequestBody(5000)
 			h.RequestBody(0)
@@ -76,7 +68,7 @@ func TestHTTP(t *testing.T) {
 			"bufpool_http_request_body_bytes_count": 4,
 			"bufpool_http_request_body_bytes_sum":   5100,
 		}},
-		{"response bodies", func(h *metrics.HTTP) {
+		{"response bodies", func(h *metrics.BodyCollector) {
 			h.ResponseBody(64, false)
 			h.ResponseBody(1<<20, true)
 			h.ResponseBody(70<<20, true)
@@ -86,14 +78,14 @@ func TestHTTP(t *testing.T) {
 			`bufpool_http_responses_total{mode="buffered"}`: 1,
 			`bufpool_http_responses_total{mode="streamed"}`: 2,
 		}},
-		{"rejections", func(h *metrics.HTTP) {
-			h.Rejected(metrics.ReasonTooLarge)
-			h.Rejected(metrics.ReasonTooLarge)
-			h.Rejected(metrics.ReasonTruncated)
-			h.Rejected(metrics.ReasonBudget)
+		{"rejections", func(h *metrics.BodyCollector) {
+			h.Rejected(middleware.ReasonTooLarge)
+			h.Rejected(middleware.ReasonTooLarge)
+			h.Rejected(middleware.ReasonTruncated)
+			h.Rejected(middleware.ReasonBudget)
 			h.Rejected("Too_Large")
 			h.Rejected("")
-			h.Rejected(metrics.ReasonOther)
+			h.Rejected("other")
 		}, map[string]float64{
 			`bufpool_http_rejections_total{reason="too_large"}`: 2,
 			`bufpool_http_rejections_total{reason="truncated"}`: 1,
@@ -105,20 +97,19 @@ func TestHTTP(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			reg := prometheus.NewPedanticRegistry()
-			h, err := metrics.NewHTTP(reg)
-			if err != nil {
-				t.Fatalf("NewHTTP: %v", err)
-			}
+			h := metrics.NewBodyCollector()
+			reg.MustRegister(h)
 			tt.do(h)
 			checkSamples(t, samples(t, reg), httpSeries(tt.want))
 		})
 	}
 }
 
-func TestHTTPBuckets(t *testing.T) {
+func TestBodyCollectorBuckets(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	h := metrics.MustNewHTTP(reg)
+	h := metrics.NewBodyCollector()
+	reg.MustRegister(h)
 	for _, n := range []int{0, 64, 65, 64 << 20, 64<<20 + 1} {
 		h.RequestBody(n)
 		h.ResponseBody(n, false)
@@ -158,15 +149,12 @@ func TestHTTPBuckets(t *testing.T) {
 	}
 }
 
-func TestHTTPLint(t *testing.T) {
+func TestBodyCollectorLint(t *testing.T) {
 	t.Parallel()
-	h, err := metrics.NewHTTP(nil)
-	if err != nil {
-		t.Fatalf("NewHTTP(nil): %v", err)
-	}
+	h := metrics.NewBodyCollector()
 	h.RequestBody(1000)
 	h.ResponseBody(1000, true)
-	h.Rejected(metrics.ReasonBudget)
+	h.Rejected(middleware.ReasonBudget)
 	problems, err := testutil.CollectAndLint(h)
 	if err != nil {
 		t.Fatalf("CollectAndLint: %v", err)
@@ -180,48 +168,30 @@ func TestHTTPLint(t *testing.T) {
 	}
 }
 
-func TestNewHTTPRegistration(t *testing.T) {
+func TestBodyCollectorRegistration(t *testing.T) {
 	t.Parallel()
-
-	t.Run("nil registerer", func(t *testing.T) {
-		t.Parallel()
-		h, err := metrics.NewHTTP(nil)
-		if err != nil || h == nil {
-			t.Fatalf("NewHTTP(nil) = %v, %v; want an unregistered HTTP", h, err)
-		}
-		if err := prometheus.NewRegistry().Register(h); err != nil {
-			t.Errorf("registering it later: %v", err)
-		}
-	})
 
 	t.Run("twice on one registry", func(t *testing.T) {
 		t.Parallel()
 		reg := prometheus.NewRegistry()
-		first := metrics.MustNewHTTP(reg)
-		h, err := metrics.NewHTTP(reg)
+		first := metrics.NewBodyCollector()
+		reg.MustRegister(first)
+		err := reg.Register(metrics.NewBodyCollector())
 		var are prometheus.AlreadyRegisteredError
-		if h != nil || !errors.As(err, &are) {
-			t.Fatalf("second NewHTTP = %v, %v; want an AlreadyRegisteredError", h, err)
+		if !errors.As(err, &are) {
+			t.Fatalf("second Register = %v; want an AlreadyRegisteredError", err)
 		}
 		if are.ExistingCollector != first {
-			t.Errorf("ExistingCollector = %v, want the first HTTP", are.ExistingCollector)
+			t.Errorf("ExistingCollector = %v, want the first BodyCollector", are.ExistingCollector)
 		}
-		if !strings.HasPrefix(err.Error(), "metrics: ") {
-			t.Errorf("error %q does not name the package", err)
-		}
-		defer func() {
-			if recover() == nil {
-				t.Error("MustNewHTTP on a registry that has one did not panic")
-			}
-		}()
-		metrics.MustNewHTTP(reg)
 	})
 
 	t.Run("two servers", func(t *testing.T) {
 		t.Parallel()
 		reg := prometheus.NewPedanticRegistry()
-		a := metrics.MustNewHTTP(prometheus.WrapRegistererWith(prometheus.Labels{"server": "a"}, reg))
-		b := metrics.MustNewHTTP(prometheus.WrapRegistererWith(prometheus.Labels{"server": "b"}, reg))
+		a, b := metrics.NewBodyCollector(), metrics.NewBodyCollector()
+		prometheus.WrapRegistererWith(prometheus.Labels{"server": "a"}, reg).MustRegister(a)
+		prometheus.WrapRegistererWith(prometheus.Labels{"server": "b"}, reg).MustRegister(b)
 		a.ResponseBody(10, true)
 		b.ResponseBody(10, false)
 		got := samples(t, reg)
@@ -236,19 +206,19 @@ func TestNewHTTPRegistration(t *testing.T) {
 	})
 }
 
-// TestHTTPAllocs checks that the per-request methods allocate nothing,
+// TestBodyCollectorAllocs checks that the per-request methods allocate nothing,
 // including for an unknown reason. AllocsPerRun cannot run in parallel.
-func TestHTTPAllocs(t *testing.T) {
-	h := metrics.MustNewHTTP(prometheus.NewRegistry())
+func TestBodyCollectorAllocs(t *testing.T) {
+	h := metrics.NewBodyCollector()
 	var o observer = h
 	unknown := strings.Repeat("x", 3)
 	allocs := testing.AllocsPerRun(1000, func() {
 		o.RequestBody(4096)
 		o.ResponseBody(1<<20, true)
 		o.ResponseBody(100, false)
-		o.Rejected(metrics.ReasonTooLarge)
-		o.Rejected(metrics.ReasonTruncated)
-		o.Rejected(metrics.ReasonBudget)
+		o.Rejected(middleware.ReasonTooLarge)
+		o.Rejected(middleware.ReasonTruncated)
+		o.Rejected(middleware.ReasonBudget)
 		o.Rejected(unknown)
 	})
 	if allocs != 0 {
@@ -256,18 +226,19 @@ func TestHTTPAllocs(t *testing.T) {
 	}
 }
 
-func TestHTTPConcurrent(t *testing.T) {
+func TestBodyCollectorConcurrent(t *testing.T) {
 	t.Parallel()
 	const workers, rounds = 8, 1000
 	reg := prometheus.NewRegistry()
-	h := metrics.MustNewHTTP(reg)
+	h := metrics.NewBodyCollector()
+	reg.MustRegister(h)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := range rounds {
 				h.RequestBody(10)
 				h.ResponseBody(20, (w+i)%2 == 0)
-				h.Rejected(metrics.ReasonBudget)
+				h.Rejected(middleware.ReasonBudget)
 			}
 		})
 	}
