@@ -45,12 +45,8 @@ func slowStreamsShape() (conns, streams int, budget string) {
 // another client sends small POSTs over HTTP/1.1. The slow streams may hold
 // at most slowStreamBound of pool memory each (bufpool_in_use_bytes over
 // the streams), and the small POSTs must get 200, with and without an
-// in-use budget.
-//
-// Until the middleware sizes a body's first buffer by what has arrived
-// rather than by a fixed 64 KiB, the bound does not hold. The test then
-// logs the figures and skips, unless BODYPOOL_S4_STRICT is set, which
-// makes it fail.
+// in-use budget. (Before the middleware's first buffer was 4 KiB, each
+// stream held 64 KiB, and 4,000 of them took a 128 MiB budget whole.)
 func TestSlowStreams(t *testing.T) {
 	conns, perConn, budget := slowStreamsShape()
 	for _, tc := range []struct {
@@ -70,11 +66,6 @@ func TestSlowStreams(t *testing.T) {
 				r.smallOK, slowSmallRequests, r.firstSmallFailure, r.rejections)
 			s.settle(t)
 
-			if r.perStream > slowStreamBound && os.Getenv("BODYPOOL_S4_STRICT") == "" {
-				t.Skipf("pool memory per slow stream %.0f B exceeds the bound of %d B (issue 14, S4): "+
-					"skipped until the middleware's first buffer follows the bytes received; BODYPOOL_S4_STRICT=1 makes this fail",
-					r.perStream, slowStreamBound)
-			}
 			if r.perStream > slowStreamBound {
 				t.Errorf("pool memory per slow stream %.0f B, want at most %d B", r.perStream, slowStreamBound)
 			}
