@@ -1,0 +1,5 @@
+package demoproc
+
+import "syscall"
+
+var syscallKill = syscall.SIGKILL

@@ -1,0 +1,5 @@
+//go:build !race
+
+package demoproc
+
+const raceEnabled = false

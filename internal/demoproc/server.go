@@ -1,0 +1,264 @@
+package demoproc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// StartLine matches the line with which the demo server announces its
+// address; the first group is the URL, the second the host:port.
+var StartLine = regexp.MustCompile(`listening on (http://(\S+))`)
+
+// Config says how to start a server.
+type Config struct {
+	Bin  string   // the demo-server binary, from Binary or Build
+	Args []string // flags; -addr 127.0.0.1:0 comes first, so Args may override it
+	// Env is added to this process's environment, from which every
+	// BODYPOOL_ variable is removed so that only Args and Env configure the
+	// server.
+	Env []string
+	// StartTimeout bounds the wait for the start line and for /healthz to
+	// answer 200; default 30 s.
+	StartTimeout time.Duration
+}
+
+// Server is a demo server running as a child process on a loopback port.
+// Stop must be called on every path once it is no longer needed: it is
+// what ends the process. Its methods are safe for concurrent use.
+type Server struct {
+	URL  string // http://127.0.0.1:PORT
+	Addr string // 127.0.0.1:PORT
+
+	cmd            *exec.Cmd
+	stdout, stderr *tail
+	exited         chan struct{} // closed once the process was waited for
+	waitErr        error
+	scraper        *http.Client
+}
+
+// Start starts a server and waits until it has printed its start line and
+// /healthz answers 200. The address must be a loopback one.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Bin == "" {
+		return nil, errNoBinary
+	}
+	timeout := cfg.StartTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	cmd := exec.Command(cfg.Bin, append([]string{"-addr", "127.0.0.1:0"}, cfg.Args...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BODYPOOL_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, cfg.Env...)
+	cmd.SysProcAttr = sysProcAttr()
+	s := &Server{
+		cmd:    cmd,
+		stdout: &tail{max: 1 << 20},
+		stderr: &tail{max: 1 << 20},
+		exited: make(chan struct{}),
+		// A connection per scrape, so that scrapes leave nothing behind in
+		// the server's goroutine count.
+		scraper: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second},
+	}
+	cmd.Stderr = s.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("demoproc: starting %s: %w", cfg.Bin, err)
+	}
+	addr := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		announced := false
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(s.stdout, line)
+			if m := StartLine.FindStringSubmatch(line); m != nil && !announced {
+				addr <- m
+				announced = true
+			}
+		}
+		// Keep draining, so the server never blocks on a full pipe.
+		_, _ = io.Copy(s.stdout, stdout)
+	}()
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.exited)
+	}()
+
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	fail := func(err error) (*Server, error) {
+		s.Stop(0)
+		return nil, fmt.Errorf("demoproc: %s: %w\nstdout:\n%s\nstderr:\n%s", s, err, s.stdout, s.stderr)
+	}
+	select {
+	case m := <-addr:
+		if err := Loopback(m[2]); err != nil {
+			return fail(err)
+		}
+		s.URL, s.Addr = m[1], m[2]
+	case <-s.exited:
+		return fail(fmt.Errorf("exited at start: %v", s.waitErr))
+	case <-ctx.Done():
+		return fail(fmt.Errorf("no start line: %w", ctx.Err()))
+	}
+	for {
+		err := s.healthz(ctx)
+		if err == nil {
+			return s, nil
+		}
+		select {
+		case <-s.exited:
+			return fail(fmt.Errorf("exited at start: %v", s.waitErr))
+		case <-ctx.Done():
+			return fail(fmt.Errorf("/healthz: %v", err))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Server) healthz(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := s.scraper.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s", resp.Status)
+	}
+	return nil
+}
+
+// String describes the server by its command line.
+func (s *Server) String() string { return strings.Join(s.cmd.Args, " ") }
+
+// PID is the server's process id, for /proc.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// Stdout returns what the server wrote to standard output (its last
+// mebibyte).
+func (s *Server) Stdout() string { return s.stdout.String() }
+
+// Stderr returns what the server wrote to standard error (its last
+// mebibyte).
+func (s *Server) Stderr() string { return s.stderr.String() }
+
+// Exited is closed once the server has exited.
+func (s *Server) Exited() <-chan struct{} { return s.exited }
+
+// Signal sends sig to the server, unless it has exited.
+func (s *Server) Signal(sig os.Signal) error {
+	select {
+	case <-s.exited:
+		return nil
+	default:
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	return nil
+}
+
+// Wait waits at most timeout for the server to exit and kills it if it has
+// not. It returns how it exited: nil for status 0, the *exec.ExitError
+// otherwise, or an error saying that it was killed. Later calls return
+// the same.
+func (s *Server) Wait(timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-s.exited:
+		return s.waitErr
+	case <-t.C:
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	return fmt.Errorf("demoproc: %s did not exit within %s; killed", s, timeout)
+}
+
+// Stop asks the server to shut down (SIGTERM), kills it if it has not
+// exited within timeout, and closes idle scrape connections. It returns
+// what Wait returns. It is safe to call more than once.
+func (s *Server) Stop(timeout time.Duration) error {
+	s.scraper.CloseIdleConnections()
+	_ = s.Signal(syscall.SIGTERM)
+	return s.Wait(timeout)
+}
+
+// ExitCode is the server's exit status, or -1 while it runs or when it was
+// killed by a signal.
+func (s *Server) ExitCode() int {
+	select {
+	case <-s.exited:
+		return s.cmd.ProcessState.ExitCode()
+	default:
+		return -1
+	}
+}
+
+// Scrape reads the server's /metrics, over a connection of its own.
+func (s *Server) Scrape(ctx context.Context) (Metrics, error) {
+	return Scrape(ctx, s.scraper, s.URL+"/metrics")
+}
+
+// Loopback refuses any host:port but a loopback one: the harnesses load
+// only servers on this machine.
+func Loopback(hostport string) error {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("demoproc: bad address %q: %w", hostport, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("demoproc: refusing non-loopback address %q", hostport)
+	}
+	return nil
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
