@@ -77,18 +77,16 @@ func key(name string, labels []*dto.LabelPair, extra ...any) string {
 	return name + "{" + strings.Join(pairs, ",") + "}"
 }
 
-// Sum adds up every sample named name, over all label sets, and reports
-// whether there was any: summing a counter over its labels gives its total.
-func (m Metrics) Sum(name string) (float64, bool) {
+// Sum adds up every sample named name, over all label sets (0 when there
+// is none): summing a counter over its labels gives its total.
+func (m Metrics) Sum(name string) float64 {
 	var total float64
-	found := false
 	for k, v := range m {
 		if k == name || strings.HasPrefix(k, name+"{") {
 			total += v
-			found = true
 		}
 	}
-	return total, found
+	return total
 }
 
 // Totals maps every sample name to the Sum of its samples.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bodypool/bodypool/internal/demoproc"
 	"github.com/bodypool/bodypool/middleware"
 )
 
@@ -326,7 +327,7 @@ func idleKeepAlive(t *testing.T, s *server, n int, idleTimeout, slack time.Durat
 	t.Logf("%d idle connections (opened in %s) closed by the server %s to %s after their request (idle-timeout %s); heap in use %.1f MiB before, %.1f MiB while idle, %.1f MiB after (margin %d MiB)",
 		n, opening.Round(time.Millisecond), soonest.Round(time.Millisecond), latest.Round(time.Millisecond), idleTimeout,
 		m0[heapInUse]/mib, m1[heapInUse]/mib, m2[heapInUse]/mib, heapMargin/mib)
-	for _, m := range []metrics{m1, m2} {
+	for _, m := range []demoproc.Metrics{m1, m2} {
 		if m[heapInUse] > m0[heapInUse]+heapMargin {
 			t.Errorf("heap in use %.1f MiB, want at most %.1f MiB + %d MiB", m[heapInUse]/mib, m0[heapInUse]/mib, heapMargin/mib)
 		}

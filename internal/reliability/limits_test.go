@@ -154,7 +154,7 @@ func declaredLess(t *testing.T, s *server, payload []byte) {
 }
 
 func declaredMaxInt64(t *testing.T, s *server, _ []byte) {
-	before := s.metrics(t).sum("bufpool_gets_total")
+	before := s.metrics(t).Sum("bufpool_gets_total")
 	c := s.dial(t)
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	// Headers only: the refusal must come without a byte of body.
@@ -172,7 +172,7 @@ func declaredMaxInt64(t *testing.T, s *server, _ []byte) {
 	if !resp.Close {
 		t.Errorf("a refusal of an unread body must close the connection; header %v", resp.Header)
 	}
-	if after := s.metrics(t).sum("bufpool_gets_total"); after != before {
+	if after := s.metrics(t).Sum("bufpool_gets_total"); after != before {
 		t.Errorf("the refusal took %v buffers from the pool, want none", after-before)
 	}
 }
@@ -282,7 +282,7 @@ func expectContinue(t *testing.T, s *server, payload []byte) {
 // invalidLengths sends lengths that net/http must refuse before the
 // middleware sees them: the refusal is a 400 and nothing is taken.
 func invalidLengths(t *testing.T, s *server, _ []byte) {
-	before := s.metrics(t).sum("bufpool_gets_total")
+	before := s.metrics(t).Sum("bufpool_gets_total")
 	for _, header := range [][]string{
 		{"Content-Length: 5", "Content-Length: 6"},
 		{"Content-Length: -1"},
@@ -305,7 +305,7 @@ func invalidLengths(t *testing.T, s *server, _ []byte) {
 			t.Errorf("%q: status %d, want 400 or 501: %s", header, resp.StatusCode, body)
 		}
 	}
-	if after := s.metrics(t).sum("bufpool_gets_total"); after != before {
+	if after := s.metrics(t).Sum("bufpool_gets_total"); after != before {
 		t.Errorf("malformed requests took %v buffers from the pool, want none", after-before)
 	}
 }
@@ -376,7 +376,7 @@ func pipelined(t *testing.T, s *server, payload []byte) {
 	if err := <-wrote; err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(s.out.String(), "panic") {
-		t.Errorf("server output mentions a panic:\n%s", s.out)
+	if strings.Contains(s.output(), "panic") {
+		t.Errorf("server output mentions a panic:\n%s", s.output())
 	}
 }

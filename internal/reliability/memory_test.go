@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bodypool/bodypool/internal/demoproc"
 )
 
 // TestMemoryAfterSpike sends a spike of 50 concurrent 4 MiB uploads and
@@ -79,7 +81,7 @@ func TestMemoryAfterSpike(t *testing.T) {
 
 	// Light load until the memory is back, within the bound.
 	start := time.Now()
-	var m metrics
+	var m demoproc.Metrics
 	for requests := 0; ; requests++ {
 		m = s.metrics(t)
 		if m[idleBytes] <= pre[idleBytes]+idleMargin && m[heapInUse] <= pre[heapInUse]+heapMargin && m[inUseBytes] == 0 {

@@ -2,7 +2,6 @@ package reliability
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -12,14 +11,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bodypool/bodypool/internal/demoproc"
 )
 
 // Bounds of the checks every case ends with.
@@ -47,16 +44,9 @@ const (
 
 // server is a demo server running as a subprocess for one test group.
 type server struct {
-	URL  string // http://127.0.0.1:PORT
-	Addr string // 127.0.0.1:PORT
+	*demoproc.Server
 	// Client keeps connections alive; settle closes its idle ones.
-	Client *http.Client
-
-	cmd      *exec.Cmd
-	out      *lockedBuffer
-	exited   chan struct{}
-	exitErr  error
-	scraper  *http.Client
+	Client   *http.Client
 	baseline float64 // go_goroutines after start
 }
 
@@ -66,44 +56,16 @@ type server struct {
 // buffer was never released).
 func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
-	args := append([]string{"-addr", "127.0.0.1:0", "-pool", "sized", "-track"}, extra...)
-	s := &server{out: new(lockedBuffer), exited: make(chan struct{})}
-	s.cmd = exec.Command(serverBin, args...)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	// Flags only: no BODYPOOL_ variable of the caller may change the server.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "BODYPOOL_") {
-			s.cmd.Env = append(s.cmd.Env, kv)
-		}
+	bin, err := demoproc.Binary()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting the demo server: %v", err)
+	ds, err := demoproc.Start(context.Background(), demoproc.Config{Bin: bin, Args: append([]string{"-pool", "sized", "-track"}, extra...)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	go func() {
-		s.exitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
+	s := &server{Server: ds, Client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}, Timeout: time.Minute}}
 	t.Cleanup(func() { s.stop(t) })
-
-	listening := regexp.MustCompile(`listening on (http://(127\.0\.0\.1:\d+))`)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if m := listening.FindStringSubmatch(s.out.String()); m != nil {
-			s.URL, s.Addr = m[1], m[2]
-			break
-		}
-		select {
-		case <-s.exited:
-			t.Fatalf("demo server %v exited at start: %v\n%s", args, s.exitErr, s.out)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("demo server %v did not report its address within 30s:\n%s", args, s.out)
-		}
-	}
-	s.Client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}, Timeout: time.Minute}
-	// Scrapes use a connection each, so that they leave nothing behind in
-	// the goroutine count.
-	s.scraper = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
 	s.baseline = s.metrics(t)[goroutines]
 	t.Logf("demo server %s %s: %v goroutines at start", s.URL, strings.Join(extra, " "), s.baseline)
 	return s
@@ -112,31 +74,20 @@ func startServer(t *testing.T, extra ...string) *server {
 // stop sends SIGTERM and requires exit status 0 within stopTimeout.
 func (s *server) stop(t *testing.T) {
 	t.Helper()
-	if s.Client != nil {
-		s.Client.CloseIdleConnections()
-		s.scraper.CloseIdleConnections()
-	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Errorf("SIGTERM to the demo server: %v", err)
-	}
-	select {
-	case <-s.exited:
-	case <-time.After(stopTimeout):
-		s.cmd.Process.Kill()
-		<-s.exited
-		t.Errorf("demo server did not exit within %s of SIGTERM:\n%s", stopTimeout, s.out)
-		return
-	}
-	switch {
-	case s.exitErr != nil:
-		t.Errorf("demo server exited with %v (buffers never released?):\n%s", s.exitErr, s.out)
+	s.Client.CloseIdleConnections()
+	switch err := s.Stop(stopTimeout); {
+	case err != nil:
+		t.Errorf("demo server: %v (buffers never released?):\n%s", err, s.output())
 	case t.Failed():
-		t.Logf("demo server output:\n%s", s.out)
+		t.Logf("demo server output:\n%s", s.output())
 	}
 }
 
+// output is what the server wrote.
+func (s *server) output() string { return s.Stdout() + s.Stderr() }
+
 // metrics scrapes /metrics.
-func (s *server) metrics(t testing.TB) metrics {
+func (s *server) metrics(t testing.TB) demoproc.Metrics {
 	t.Helper()
 	m, err := s.scrape()
 	if err != nil {
@@ -145,25 +96,14 @@ func (s *server) metrics(t testing.TB) metrics {
 	return m
 }
 
-func (s *server) scrape() (metrics, error) {
-	resp, err := s.scraper.Get(s.URL + "/metrics")
-	if err != nil {
-		return nil, fmt.Errorf("scraping /metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scraping /metrics: status %d, %v", resp.StatusCode, err)
-	}
-	return parseMetrics(body), nil
-}
+func (s *server) scrape() (demoproc.Metrics, error) { return s.Scrape(context.Background()) }
 
 // settle ends every case: the server's in-use bytes return to zero and its
 // goroutines to their baseline within settleTimeout, and /healthz answers.
 func (s *server) settle(t *testing.T) {
 	t.Helper()
 	s.Client.CloseIdleConnections()
-	var m metrics
+	var m demoproc.Metrics
 	for deadline := time.Now().Add(settleTimeout); ; time.Sleep(50 * time.Millisecond) {
 		m = s.metrics(t)
 		if m[inUseBytes] == 0 && m[goroutines] <= s.baseline+goroutineMargin {
@@ -181,7 +121,7 @@ func (s *server) settle(t *testing.T) {
 // healthy requires /healthz to answer ok.
 func (s *server) healthy(t testing.TB) {
 	t.Helper()
-	resp, err := s.scraper.Get(s.URL + "/healthz")
+	resp, err := s.Client.Get(s.URL + "/healthz")
 	if err != nil {
 		t.Fatalf("/healthz: %v", err)
 	}
@@ -207,13 +147,10 @@ func (s *server) waitMetric(t testing.TB, name string, timeout time.Duration, wh
 	}
 }
 
-// pid is the server's process id, for /proc.
-func (s *server) pid() int { return s.cmd.Process.Pid }
-
 // rss reads the server's resident set from /proc.
 func (s *server) rss(t testing.TB) float64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid()))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.PID()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,56 +176,6 @@ func (s *server) dial(t testing.TB) net.Conn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// metrics maps a series, written as in the exposition format
-// (`name{label="v"}`), to its value.
-type metrics map[string]float64
-
-func parseMetrics(text []byte) metrics {
-	m := make(metrics)
-	for line := range strings.SplitSeq(string(text), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			m[line[:i]] = v
-		}
-	}
-	return m
-}
-
-// sum adds up every series of the metric name.
-func (m metrics) sum(name string) float64 {
-	var total float64
-	for k, v := range m {
-		if k == name || strings.HasPrefix(k, name+"{") {
-			total += v
-		}
-	}
-	return total
-}
-
-// lockedBuffer collects the server's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // readResponse reads one response to a request of method from br, with

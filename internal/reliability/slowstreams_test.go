@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bodypool/bodypool/internal/demoproc"
 )
 
 // Bounds of the slow-streams test (S4 of issue 14).
@@ -178,7 +180,7 @@ func holdSlowStreams(t *testing.T, s *server, conns, perConn int) slowResult {
 	}
 	// The handlers are there; their bodies' first reads may still be on
 	// their way to the pool. The figure counts once two reads agree.
-	var m metrics
+	var m demoproc.Metrics
 	for prev, i := -1.0, 0; i < 100; i++ {
 		time.Sleep(100 * time.Millisecond)
 		m = s.metrics(t)
@@ -188,7 +190,7 @@ func holdSlowStreams(t *testing.T, s *server, conns, perConn int) slowResult {
 		prev = m[inUseBytes]
 	}
 	res.inUse, res.budgetUsed = m[inUseBytes], m[budgetUsed]
-	res.rejections = m.sum("bufpool_budget_rejections_total")
+	res.rejections = m.Sum("bufpool_budget_rejections_total")
 	res.perStream = (res.inUse - res.inUseBefore) / float64(res.streams)
 
 	// The other client: small POSTs over HTTP/1.1, one at a time.
