@@ -59,12 +59,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		timeout = 30 * time.Second
 	}
 	cmd := exec.Command(cfg.Bin, append([]string{"-addr", "127.0.0.1:0"}, cfg.Args...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "BODYPOOL_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, cfg.Env...)
+	cmd.Env = Environ(cfg.Env...)
 	cmd.SysProcAttr = sysProcAttr()
 	s := &Server{
 		cmd:    cmd,
@@ -190,6 +185,11 @@ func (s *Server) Signal(sig os.Signal) error {
 // otherwise, or an error saying that it was killed. Later calls return
 // the same.
 func (s *Server) Wait(timeout time.Duration) error {
+	select {
+	case <-s.exited:
+		return s.waitErr
+	default:
+	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
@@ -225,6 +225,20 @@ func (s *Server) ExitCode() int {
 // Scrape reads the server's /metrics, over a connection of its own.
 func (s *Server) Scrape(ctx context.Context) (Metrics, error) {
 	return Scrape(ctx, s.scraper, s.URL+"/metrics")
+}
+
+// Environ returns this process's environment without its BODYPOOL_
+// variables, which configure the demo server, followed by extra
+// (NAME=value): the environment of a server that only its flags and extra
+// configure.
+func Environ(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BODYPOOL_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
 }
 
 // Loopback refuses any host:port but a loopback one: the harnesses load
