@@ -5,8 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/bodypool/bodypool/bufpool"
+	"github.com/bodypool/bodypool/middleware"
 )
 
 // Modes the -pool flag accepts.
@@ -59,10 +63,10 @@ func ParseOptions(args []string, getenv func(string) string, usage io.Writer) (O
 	o := Options{
 		Addr:              "127.0.0.1:8080",
 		Pool:              ModeSized,
-		MaxBody:           8 << 20,
-		MaxBuffered:       1 << 20,
-		MaxIdle:           64 << 20,
-		BudgetWait:        100 * time.Millisecond,
+		MaxBody:           middleware.DefaultMaxRequestBody,
+		MaxBuffered:       middleware.DefaultMaxBufferedResponse,
+		MaxIdle:           bufpool.DefaultMaxIdleBytes,
+		BudgetWait:        middleware.DefaultBudgetWait,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -72,7 +76,7 @@ func ParseOptions(args []string, getenv func(string) string, usage io.Writer) (O
 	fs := flag.NewFlagSet("demo-server", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.Addr, "addr", o.Addr, "listen address; port 0 picks a free port (printed at start)")
-	fs.StringVar(&o.Pool, "pool", o.Pool, "body memory: "+strings.Join([]string{ModeSized, ModeCalibrated, ModeSyncPool, ModeNone, ModeOff}, ", "))
+	fs.StringVar(&o.Pool, "pool", o.Pool, "body memory: "+strings.Join(Modes, ", "))
 	fs.Var(&o.MaxBody, "max-body", "request body limit (413 above it), e.g. 8MiB")
 	fs.Var(&o.MaxBuffered, "max-buffered", "responses up to this size are buffered, larger ones stream")
 	fs.Var(&o.MaxIdle, "max-idle", "most memory the pool keeps for reuse (sized mode)")
@@ -133,9 +137,7 @@ func ParseOptions(args []string, getenv func(string) string, usage io.Writer) (O
 // validate checks the values flags cannot; source names where the value
 // of a flag came from, for the error.
 func (o Options) validate(source func(flag string) string) error {
-	switch o.Pool {
-	case ModeSized, ModeCalibrated, ModeSyncPool, ModeNone, ModeOff:
-	default:
+	if !slices.Contains(Modes, o.Pool) {
 		return fmt.Errorf("invalid value %q for %s: want one of %s", o.Pool, source("pool"), strings.Join(Modes, ", "))
 	}
 	if o.MaxIdle <= 0 {

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bodypool/bodypool/bufpool"
+	"github.com/bodypool/bodypool/middleware"
 )
 
 // env returns a getenv over vars, given as NAME=value.
@@ -20,10 +23,10 @@ func env(vars ...string) func(string) string {
 var defaultOptions = Options{
 	Addr:              "127.0.0.1:8080",
 	Pool:              ModeSized,
-	MaxBody:           8 << 20,
-	MaxBuffered:       1 << 20,
-	MaxIdle:           64 << 20,
-	BudgetWait:        100 * time.Millisecond,
+	MaxBody:           middleware.DefaultMaxRequestBody,
+	MaxBuffered:       middleware.DefaultMaxBufferedResponse,
+	MaxIdle:           bufpool.DefaultMaxIdleBytes,
+	BudgetWait:        middleware.DefaultBudgetWait,
 	ReadHeaderTimeout: 5 * time.Second,
 	ReadTimeout:       30 * time.Second,
 	WriteTimeout:      60 * time.Second,
