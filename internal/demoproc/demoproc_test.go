@@ -74,7 +74,17 @@ func TestLoopback(t *testing.T) {
 	for _, tt := range []struct {
 		addr string
 		ok   bool
-	}{{"127.0.0.1:80", true}, {"[::1]:80", true}, {"10.1.2.3:80", false}, {"example.com:80", false}, {"nope", false}} {
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.0.0.2:1", true},
+		{"[::1]:80", true},
+		{"10.0.0.1:80", false},
+		{"192.168.1.1:80", false},
+		{"8.8.8.8:53", false},
+		{"example.com:80", false},
+		{"localhost:80", false}, // the server announces an IP; names are not resolved
+		{"127.0.0.1", false},
+	} {
 		if err := Loopback(tt.addr); (err == nil) != tt.ok {
 			t.Errorf("Loopback(%q) = %v, want ok %t", tt.addr, err, tt.ok)
 		}

@@ -48,7 +48,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bodypool/bodypool/loadtest/abtest"
+	"github.com/bodypool/bodypool/internal/demo"
+	"github.com/bodypool/bodypool/internal/demoproc"
+	"github.com/bodypool/bodypool/loadtest/internal/abtest"
 )
 
 func main() {
@@ -64,7 +66,7 @@ func run(args []string, stderr io.Writer) int {
 		concurrency = fs.Int("concurrency", 8, "requests in flight (keep-alive connections)")
 		rounds      = fs.Int("rounds", 3, "rounds; each runs every workload and mode")
 		workloads   = fs.String("workloads", "small,medium,large,mixed", "comma-separated workloads: small, medium, large, mixed")
-		modes       = fs.String("modes", strings.Join(abtest.Modes, ","), "comma-separated pool modes ("+abtest.Baseline+" is the baseline of the ratios)")
+		modes       = fs.String("modes", strings.Join(demo.Modes, ","), "comma-separated pool modes ("+abtest.Baseline+" is the baseline of the ratios)")
 		out         = fs.String("out", "out", "folder for results.json, report.md, report.html and the charts")
 		quick       = fs.Bool("quick", false, "smoke run: 300 requests, 50 warm-up, 1 round, workloads small and mixed (explicit flags win)")
 		server      = fs.String("server", "", "demo-server binary (default: build cmd/demo-server of -repo)")
@@ -171,7 +173,7 @@ func run(args []string, stderr io.Writer) int {
 	if *server == "" {
 		root := *repo
 		if root == "" {
-			if root, err = abtest.FindRepo("."); err != nil {
+			if root, err = demoproc.Repo(ctx); err != nil {
 				fmt.Fprintln(stderr, err)
 				return 1
 			}
@@ -183,7 +185,7 @@ func run(args []string, stderr io.Writer) int {
 		}
 		defer os.RemoveAll(tmp)
 		fmt.Fprintf(stderr, "building cmd/demo-server in %s\n", root)
-		if cfg.ServerBin, build, err = abtest.BuildServer(ctx, root, tmp); err != nil {
+		if cfg.ServerBin, build, err = demoproc.Build(ctx, root, tmp, false); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/bodypool/bodypool/internal/demo"
 )
 
 // fixture builds Results from figures: for each workload, mode and round,
@@ -155,7 +157,7 @@ func TestSummarize(t *testing.T) {
 	t.Parallel()
 	res := fixture{
 		workloads: []string{"medium", "large", "mixed"},
-		modes:     Modes,
+		modes:     demo.Modes,
 		rounds:    3,
 		value: func(w, mode string, r int) float64 {
 			// sized is at 5% of off on everything: meets the lower-is-better
@@ -165,7 +167,7 @@ func TestSummarize(t *testing.T) {
 		},
 	}.results()
 	s := Summarize(res)
-	if len(s.Workloads) != 3 || len(s.Workloads[0].Modes) != len(Modes) {
+	if len(s.Workloads) != 3 || len(s.Workloads[0].Modes) != len(demo.Modes) {
 		t.Fatalf("summary shape: %d workloads, %d modes", len(s.Workloads), len(s.Workloads[0].Modes))
 	}
 	legacy := len(Targets) - len(ScenarioTargets) // the scenarios did not run

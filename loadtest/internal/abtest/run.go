@@ -12,7 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bodypool/bodypool/loadtest/internal/promtext"
+	"github.com/bodypool/bodypool/internal/demo"
+	"github.com/bodypool/bodypool/internal/demoproc"
 )
 
 // Config is what a harness run does. Modes, Requests, Rounds and Workloads
@@ -45,11 +46,9 @@ type Config struct {
 	ServerEnv []string
 }
 
-// Modes are the demo server's pool modes, baseline first.
-var Modes = []string{"off", "none", "syncpool", "calibrated", "sized"}
-
-// Baseline is the mode that ratios compare against.
-const Baseline = "off"
+// Baseline is the mode that ratios compare against: no pool, the first
+// of demo.Modes.
+const Baseline = demo.ModeOff
 
 // stopGrace is how long a server may take to stop after SIGTERM; it has
 // no requests in flight by then.
@@ -73,8 +72,8 @@ func (c *Config) validate() error {
 		return errors.New("abtest: no server binary")
 	}
 	for _, m := range c.Modes {
-		if !slices.Contains(Modes, m) {
-			return fmt.Errorf("abtest: unknown mode %q: want some of %s", m, strings.Join(Modes, ", "))
+		if !slices.Contains(demo.Modes, m) {
+			return fmt.Errorf("abtest: unknown mode %q: want some of %s", m, strings.Join(demo.Modes, ", "))
 		}
 	}
 	for _, s := range c.Scenarios {
@@ -232,7 +231,7 @@ func runOne(ctx context.Context, cfg Config, mode string, plan *run, round int) 
 	if plan.Streams > 0 {
 		args = append(args, "-h2c")
 	}
-	srv, err := StartServer(ctx, ServerConfig{
+	srv, err := demoproc.Start(ctx, demoproc.Config{
 		Bin:  cfg.ServerBin,
 		Args: append(args, cfg.ServerArgs...),
 		Env:  cfg.ServerEnv,
@@ -241,7 +240,7 @@ func runOne(ctx context.Context, cfg Config, mode string, plan *run, round int) 
 		return r, err
 	}
 	defer srv.Stop(stopGrace)
-	r.PID = srv.PID
+	r.PID = srv.PID()
 	d, err := newDriver(ctx, srv.URL, plan.plan, plan.Conns, plan.Streams)
 	if err != nil {
 		return r, err
@@ -298,7 +297,7 @@ func runOne(ctx context.Context, cfg Config, mode string, plan *run, round int) 
 			r.Spike.After = append(r.Spike.After, a)
 		}
 	}
-	st, err := srv.Status()
+	st, err := ReadProcStatus(srv.PID())
 	if err != nil {
 		return r, fmt.Errorf("abtest: reading the server's memory: %w", err)
 	}
@@ -328,14 +327,14 @@ func runOne(ctx context.Context, cfg Config, mode string, plan *run, round int) 
 
 // runSpike sends the spike of plan from connections of its own, as many as
 // the scenario's, closed when it is done.
-func runSpike(ctx context.Context, srv *Server, plan *run) (*SpikeFigures, error) {
+func runSpike(ctx context.Context, srv *demoproc.Server, plan *run) (*SpikeFigures, error) {
 	d, err := newDriver(ctx, srv.URL, plan.spike, plan.Conns, plan.Streams)
 	if err != nil {
 		return nil, err
 	}
 	defer d.close()
 	l := d.run(ctx, 0, len(plan.spike.Items))
-	st, err := srv.Status()
+	st, err := ReadProcStatus(srv.PID())
 	if err != nil {
 		return nil, fmt.Errorf("abtest: reading the server's memory: %w", err)
 	}
@@ -350,12 +349,12 @@ func runSpike(ctx context.Context, srv *Server, plan *run) (*SpikeFigures, error
 }
 
 // sampleMemory reads the server's resident memory and Go heap in use.
-func sampleMemory(ctx context.Context, scraper *http.Client, srv *Server, since time.Time) (MemorySample, error) {
+func sampleMemory(ctx context.Context, scraper *http.Client, srv *demoproc.Server, since time.Time) (MemorySample, error) {
 	s, err := scrape(ctx, scraper, srv.URL)
 	if err != nil {
 		return MemorySample{}, err
 	}
-	st, err := srv.Status()
+	st, err := ReadProcStatus(srv.PID())
 	if err != nil {
 		return MemorySample{}, fmt.Errorf("abtest: reading the server's memory: %w", err)
 	}
@@ -386,31 +385,17 @@ type snapshot struct {
 }
 
 func scrape(ctx context.Context, client *http.Client, baseURL string) (snapshot, error) {
-	var s snapshot
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/metrics", nil)
+	ss, err := demoproc.Scrape(ctx, client, baseURL+"/metrics")
 	if err != nil {
-		return s, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return s, fmt.Errorf("abtest: scraping /metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return s, fmt.Errorf("abtest: scraping /metrics: status %s", resp.Status)
-	}
-	ss, err := promtext.Parse(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return s, fmt.Errorf("abtest: scraping /metrics: %w", err)
+		return snapshot{}, err
 	}
 	return snapshotOf(ss)
 }
 
 // snapshotOf takes the figures the harness needs from an exposition. The
 // bufpool counters are there only in the modes with the middleware.
-func snapshotOf(ss promtext.Samples) (snapshot, error) {
+func snapshotOf(ss demoproc.Metrics) (snapshot, error) {
 	var s snapshot
-	var err error
 	for _, m := range []struct {
 		name string
 		dst  *float64
@@ -419,13 +404,14 @@ func snapshotOf(ss promtext.Samples) (snapshot, error) {
 		{"go_gc_duration_seconds_count", &s.gc},
 		{"process_cpu_seconds_total", &s.cpu},
 	} {
-		if *m.dst, err = ss.Value(m.name); err != nil {
-			return s, fmt.Errorf("abtest: scraping /metrics: %w", err)
+		var ok bool
+		if *m.dst, ok = ss[m.name]; !ok {
+			return s, fmt.Errorf("abtest: scraping /metrics: no %s", m.name)
 		}
 	}
-	s.heapInUse, _ = ss.Value("go_memstats_heap_inuse_bytes")
-	s.poolGets, _ = ss.Sum("bufpool_gets_total")
-	s.poolHits, _ = ss.Sum("bufpool_hits_total")
+	s.heapInUse = ss["go_memstats_heap_inuse_bytes"]
+	s.poolGets = ss.Sum("bufpool_gets_total")
+	s.poolHits = ss.Sum("bufpool_hits_total")
 	return s, nil
 }
 

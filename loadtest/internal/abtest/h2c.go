@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/bodypool/bodypool/internal/demoproc"
 )
 
 // dialH2C opens n HTTP/2 connections without TLS (prior knowledge, as the
@@ -17,7 +19,7 @@ func dialH2C(ctx context.Context, baseURL string, n int) ([]*http.ClientConn, er
 	if err != nil {
 		return nil, err
 	}
-	if err := checkLoopback(u.Host); err != nil {
+	if err := demoproc.Loopback(u.Host); err != nil {
 		return nil, err
 	}
 	tr := newTransport(n, 0)

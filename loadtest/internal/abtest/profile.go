@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/bodypool/bodypool/internal/demoproc"
 )
 
 // ProfileConfig says what Profile profiles: one scenario in each mode,
@@ -65,7 +67,7 @@ func profileOne(ctx context.Context, cfg ProfileConfig, mode string, plan *Plan)
 	if cfg.Scenario.Streams > 0 {
 		args = append(args, "-h2c")
 	}
-	srv, err := StartServer(ctx, ServerConfig{Bin: cfg.ServerBin, Args: append(args, cfg.ServerArgs...), Env: cfg.ServerEnv})
+	srv, err := demoproc.Start(ctx, demoproc.Config{Bin: cfg.ServerBin, Args: append(args, cfg.ServerArgs...), Env: cfg.ServerEnv})
 	if err != nil {
 		return nil, 0, err
 	}

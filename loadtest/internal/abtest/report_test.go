@@ -6,12 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bodypool/bodypool/internal/demo"
 )
 
 func sampleResults() *Results {
 	res := fixture{
 		workloads: []string{"small", "mixed"},
-		modes:     Modes,
+		modes:     demo.Modes,
 		rounds:    2,
 		value: func(w, mode string, r int) float64 {
 			return map[string]float64{"off": 100, "none": 120, "syncpool": 60, "calibrated": 50, "sized": 5}[mode] + float64(r)

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/bodypool/bodypool/bufpool"
+	"github.com/bodypool/bodypool/internal/demo"
 )
 
 // Metric is one figure of a Measurement that the report compares.
@@ -63,7 +66,7 @@ func isSpikeMetric(key string) bool {
 const BestPeer = "best peer"
 
 // Peers are the pools BestPeer chooses from.
-var Peers = []string{"calibrated", "syncpool"}
+var Peers = []string{demo.ModeCalibrated, demo.ModeSyncPool}
 
 // MetricByKey returns the metric with key k; it panics on an unknown key,
 // which only a mistake in this package can produce.
@@ -330,7 +333,7 @@ var Targets = func() []Target {
 
 // MaxIdleMiB is the demo server's default -max-idle, which the S2 target
 // on the heap after a spike allows on top of off's heap.
-const MaxIdleMiB = 64
+const MaxIdleMiB = bufpool.DefaultMaxIdleBytes >> 20
 
 // ScenarioTargets are the targets of issue 14 on the scenarios S1 to S3.
 // S2's "heap in use 5 s after the spike ≤ MaxIdleBytes + what is in

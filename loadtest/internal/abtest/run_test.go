@@ -266,29 +266,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestCheckLoopback(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		addr string
-		ok   bool
-	}{
-		{"127.0.0.1:8080", true},
-		{"127.0.0.2:1", true},
-		{"[::1]:80", true},
-		{"10.0.0.1:80", false},
-		{"192.168.1.1:80", false},
-		{"8.8.8.8:53", false},
-		{"example.com:80", false},
-		{"localhost:80", false}, // the server announces an IP; names are not resolved
-		{"127.0.0.1", false},
-	}
-	for _, tt := range tests {
-		if err := checkLoopback(tt.addr); (err == nil) != tt.ok {
-			t.Errorf("checkLoopback(%q) = %v, want ok %t", tt.addr, err, tt.ok)
-		}
-	}
-}
-
 func TestTransportRefusesOtherAddresses(t *testing.T) {
 	t.Parallel()
 	tr := newTransport(1, 0)
