@@ -35,6 +35,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=../k6/lib/launch.sh
+source k6/lib/launch.sh
 
 LOAD_SECONDS=${LOAD_SECONDS:-25}
 RATE_A=${RATE_A:-60}
@@ -43,7 +45,6 @@ WARMUP=${WARMUP:-5s}
 MIN_HIT_RATIO=${MIN_HIT_RATIO:-0.95}
 HEAP_MAX=${HEAP_MAX:-256MiB}
 MAX_BODY=${MAX_BODY:-8388608}
-K6_VERSION=v1.8.1
 JOB=bodypool-demo
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bodypool-e2e.XXXXXX")
@@ -53,26 +54,14 @@ CHILD_PIDS=() # the load generators or the checker, while they run
 
 log() { printf 'e2e: %s\n' "$*" >&2; }
 
-stop() { # stop PID: TERM, wait up to 5 s, then KILL
-	local pid=$1
-	[[ -n $pid ]] || return 0
-	kill "$pid" 2>/dev/null || return 0
-	for _ in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	local pid
 	for pid in "${CHILD_PIDS[@]}" "${DEMO_PIDS[@]}"; do
-		stop "$pid"
+		stop_pid "$pid"
 	done
-	stop "$PROM_PID"
+	stop_pid "$PROM_PID"
 	if [[ $rc -ne 0 ]]; then
 		for f in demo-a.log demo-b.log k6-a.log k6-b.log prometheus.log; do
 			if [[ -s $WORK/$f ]]; then
@@ -133,13 +122,7 @@ if ! command -v prometheus >/dev/null 2>&1; then
 fi
 command -v curl >/dev/null 2>&1 || { log "curl is needed"; exit 1; }
 log "$(prometheus --version 2>&1 | head -n 1)"
-GOBIN_DIR=$(go env GOBIN)
-[[ -n $GOBIN_DIR ]] || GOBIN_DIR="$(go env GOPATH | cut -d: -f1)/bin"
-export PATH="$GOBIN_DIR:$PATH"
-if ! command -v k6 >/dev/null 2>&1; then
-	log "installing k6 $K6_VERSION (go install, a few minutes)"
-	timeout 1200 go install "go.k6.io/k6@$K6_VERSION"
-fi
+k6_install
 log "$(k6 version 2>&1 | head -n 1)"
 
 # 2. Build the demo server and the checker. The checker lives in the nested
@@ -157,17 +140,15 @@ log "building loadtest/fleet/promcheck"
 (cd loadtest && timeout 600 go build -o "$WORK/promcheck" ./fleet/promcheck)
 
 # 3. Two demo servers on free loopback ports; read the addresses they print.
-demo_url() { grep -o -m 1 'http://127\.0\.0\.1:[0-9]\+' "$WORK/demo-$1.log" | head -n 1; }
+declare -A DEMO_URLS
 for name in a b; do
-	"$WORK/demo-server" -addr 127.0.0.1:0 -pool sized -max-body "$MAX_BODY" >"$WORK/demo-$name.log" 2>&1 &
-	DEMO_PIDS+=($!)
-	wait_for 20 "demo server $name's address" demo_url "$name" || exit 1
-	url=$(demo_url "$name")
-	wait_for 10 "$url/healthz" curl -fsS "$url/healthz" || exit 1
-	log "demo server $name: $url"
+	demo_start "$WORK/demo-server" "$WORK/demo-$name.log" -pool sized -max-body "$MAX_BODY" || exit 1
+	DEMO_PIDS+=("$DEMO_PID")
+	DEMO_URLS[$name]=$DEMO_URL
+	log "demo server $name: $DEMO_URL"
 done
-DEMO_A=$(demo_url a)
-DEMO_B=$(demo_url b)
+DEMO_A=${DEMO_URLS[a]}
+DEMO_B=${DEMO_URLS[b]}
 INSTANCES="${DEMO_A#http://},${DEMO_B#http://}"
 
 # 4. A private Prometheus scraping both every second under one job, and
@@ -200,7 +181,7 @@ for attempt in 1 2 3; do
 	if wait_for 30 "Prometheus at $PROM" curl -fsS "$PROM/-/ready"; then
 		break
 	fi
-	stop "$PROM_PID"
+	stop_pid "$PROM_PID"
 	PROM_PID=""
 	[[ $attempt -lt 3 ]] || exit 1
 done

@@ -7,7 +7,8 @@
 #   SOAK_DURATION=10m bash k6/run.sh soak.js syncpool -budget 67108864
 #
 # SCRIPT is smoke.js, load.js, spike.js, soak.js (or a path to a script);
-# MODE is the server's -pool: sized, calibrated, syncpool, none or off.
+# MODE is the server's -pool (demo-server -help lists them; the server
+# refuses any other, and so does this script).
 #
 # It installs k6 (go install go.k6.io/k6@v1.8.1) when it is not on PATH,
 # builds ./cmd/demo-server, starts it on 127.0.0.1 on a free port, waits for
@@ -33,9 +34,10 @@
 #   KEEP_WORKDIR  keep the temporary folder (server log, scrapes)
 set -euo pipefail
 
-K6_VERSION=v1.8.1
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=lib/launch.sh
+source k6/lib/launch.sh
 
 log() { printf 'run.sh: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -48,48 +50,21 @@ usage() {
 SCRIPT=$1
 MODE=$2
 shift 2
-case $MODE in
-sized | calibrated | syncpool | none | off) ;;
-*) die "MODE must be sized, calibrated, syncpool, none or off, not '$MODE'" ;;
-esac
 if [[ ! -f $SCRIPT && -f k6/$SCRIPT ]]; then
 	SCRIPT=k6/$SCRIPT
 fi
 [[ -f $SCRIPT ]] || die "no such script: $SCRIPT"
 NAME=$(basename "$SCRIPT" .js)
 
-# The request limit the server enforces, for smoke.js's 413 case: what the
-# server prints at start (max-body=...), else the -max-body among the extra
-# flags, else $BODYPOOL_MAX_BODY (the server reads it), else its default.
-MAX_BODY_EFFECTIVE=${BODYPOOL_MAX_BODY:-8MiB}
-prev=""
-for arg in "$@"; do
-	case $prev in -max-body | --max-body) MAX_BODY_EFFECTIVE=$arg ;; esac
-	case $arg in -max-body=* | --max-body=*) MAX_BODY_EFFECTIVE=${arg#*=} ;; esac
-	prev=$arg
-done
-
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bodypool-k6.XXXXXX")
 SERVER_PID=""
 K6_PID=""
 
-stop() { # stop PID [SECONDS]: TERM, wait, then KILL
-	local pid=$1 secs=${2:-5}
-	[[ -n $pid ]] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq $((secs * 10))); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	stop "$K6_PID" 15
-	stop "$SERVER_PID"
+	stop_pid "$K6_PID" 15
+	stop_pid "$SERVER_PID"
 	if [[ $rc -ne 0 && -s $WORK/server.log ]]; then
 		log "last lines of the server log:"
 		tail -n 20 "$WORK/server.log" >&2 || true
@@ -106,13 +81,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # 1. k6, pinned, from the Go module proxy.
-GOBIN_DIR=$(go env GOBIN)
-[[ -n $GOBIN_DIR ]] || GOBIN_DIR="$(go env GOPATH | cut -d: -f1)/bin"
-export PATH="$GOBIN_DIR:$PATH"
-if ! command -v k6 >/dev/null 2>&1; then
-	log "installing k6 $K6_VERSION (go install, a few minutes)"
-	timeout 1200 go install "go.k6.io/k6@$K6_VERSION"
-fi
+k6_install
 k6_version=$(k6 version 2>/dev/null | head -n 1)
 case $k6_version in
 *"$K6_VERSION"*) ;;
@@ -129,22 +98,19 @@ else
 fi
 timeout 300 go build -o "$WORK/summary" ./k6/internal/summary
 
-# 3. Start it on a free loopback port and read the address it prints.
+# 3. Start it on a free loopback port and read the address it prints. A
+# bad MODE or flag: the server says why and exits 2, and so does this.
 log "starting demo-server -addr 127.0.0.1:0 -pool $MODE $*"
-"$WORK/demo-server" -addr 127.0.0.1:0 -pool "$MODE" "$@" >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-BASE_URL=""
-for _ in $(seq 200); do
-	BASE_URL=$(grep -o -m 1 'http://127\.0\.0\.1:[0-9]\+' "$WORK/server.log" | head -n 1 || true)
-	[[ -z $BASE_URL ]] || break
-	kill -0 "$SERVER_PID" 2>/dev/null || die "the demo server exited before printing its address"
-	sleep 0.1
-done
-[[ -n $BASE_URL ]] || die "the demo server printed no http://127.0.0.1:PORT address within 20s"
-printed_max_body=$(grep -o -m 1 'max-body=[0-9][0-9.]*[A-Za-z]*' "$WORK/server.log" | head -n 1 || true)
-[[ -z $printed_max_body ]] || MAX_BODY_EFFECTIVE=${printed_max_body#max-body=}
-"$WORK/summary" wait "$BASE_URL/healthz" 20
-log "demo server $BASE_URL (pid $SERVER_PID, pool $MODE)"
+rc=0
+demo_start "$WORK/demo-server" "$WORK/server.log" -pool "$MODE" "$@" || rc=$?
+SERVER_PID=$DEMO_PID
+BASE_URL=$DEMO_URL
+[[ $rc -ne 2 ]] || { cat "$WORK/server.log" >&2; rm -f "$WORK/server.log"; exit 2; }
+[[ $rc -eq 0 ]] || die "the demo server did not start"
+# The request limit it enforces, for smoke.js's 413 case, as its start
+# line prints it (max-body=...).
+MAX_BODY_EFFECTIVE=$(sed -n 's/.*listening on .* max-body=\([^ ]*\) .*/\1/p' "$WORK/server.log" | head -n 1)
+log "demo server $BASE_URL (pid $SERVER_PID, pool $MODE, max-body $MAX_BODY_EFFECTIVE)"
 
 # 4. k6, bounded in time, with /metrics scraped around it.
 SUMMARY_FILE=${SUMMARY:-$ROOT/k6/out/$NAME-summary.json}
@@ -176,7 +142,7 @@ K6_PID=""
 
 "$WORK/summary" scrape "$BASE_URL/metrics" "$WORK/metrics-after.txt"
 hwm_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
-stop "$SERVER_PID"
+stop_pid "$SERVER_PID"
 SERVER_PID=""
 
 # 5. The server's figures next to k6's.

@@ -1,8 +1,7 @@
 // Command summary is the helper of k6/run.sh. It talks only to loopback
-// addresses and uses only the standard library, so that the runner needs
-// neither curl nor python3:
+// addresses, so that the runner needs neither curl nor python3, and reads
+// /metrics with the harnesses' one parser (internal/demoproc):
 //
-//	summary wait URL SECONDS     wait until GET URL answers 200
 //	summary scrape URL FILE      save the body of GET URL (a /metrics page)
 //	summary report [flags]       print the server's figures next to k6's
 //
@@ -24,9 +23,10 @@ import (
 	"net/url"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bodypool/bodypool/internal/demoproc"
 )
 
 func main() {
@@ -35,11 +35,6 @@ func main() {
 	}
 	var err error
 	switch os.Args[1] {
-	case "wait":
-		if len(os.Args) != 4 {
-			usage()
-		}
-		err = waitCmd(os.Args[2], os.Args[3])
 	case "scrape":
 		if len(os.Args) != 4 {
 			usage()
@@ -57,7 +52,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: summary wait URL SECONDS | scrape URL FILE | report -summary FILE -before FILE -after FILE [-hwm-kib N] [-script S] [-mode M] [-json FILE]")
+	fmt.Fprintln(os.Stderr, "usage: summary scrape URL FILE | report -summary FILE -before FILE -after FILE [-hwm-kib N] [-script S] [-mode M] [-json FILE]")
 	os.Exit(2)
 }
 
@@ -102,83 +97,12 @@ func get(raw string) ([]byte, error) {
 	return body, nil
 }
 
-func waitCmd(raw, secs string) error {
-	n, err := strconv.ParseFloat(secs, 64)
-	if err != nil || n <= 0 {
-		return fmt.Errorf("bad timeout %q", secs)
-	}
-	if _, err := loopbackURL(raw); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(time.Duration(n * float64(time.Second)))
-	for {
-		_, err := get(raw)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("gave up after %ss: %v", secs, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func scrapeCmd(raw, file string) error {
 	body, err := get(raw)
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(file, body, 0o644)
-}
-
-// parseProm sums the samples of every metric of a Prometheus text
-// exposition over their label sets.
-func parseProm(text string) (map[string]float64, error) {
-	out := make(map[string]float64)
-	for i, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, rest := line, ""
-		if j := strings.IndexAny(line, "{ \t"); j >= 0 {
-			name, rest = line[:j], line[j:]
-		}
-		if strings.HasPrefix(rest, "{") {
-			end := labelsEnd(rest)
-			if end < 0 {
-				return nil, fmt.Errorf("line %d: unterminated labels", i+1)
-			}
-			rest = rest[end+1:]
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			return nil, fmt.Errorf("line %d: no value", i+1)
-		}
-		v, err := strconv.ParseFloat(fields[0], 64)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %v", i+1, err)
-		}
-		out[name] += v
-	}
-	return out, nil
-}
-
-// labelsEnd returns the index of the '}' closing the label set that s
-// starts with, skipping quoted values, or -1.
-func labelsEnd(s string) int {
-	quoted := false
-	for i := 1; i < len(s); i++ {
-		switch c := s[i]; {
-		case quoted && c == '\\':
-			i++
-		case c == '"':
-			quoted = !quoted
-		case !quoted && c == '}':
-			return i
-		}
-	}
-	return -1
 }
 
 type k6Summary struct {
@@ -214,16 +138,19 @@ type Report struct {
 	Bufpool          map[string]float64 `json:"bufpool_counter_deltas,omitempty"`
 }
 
+// readProm reads a /metrics scrape saved in file, every metric summed over
+// its label sets.
 func readProm(file string) (map[string]float64, error) {
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
-	m, err := parseProm(string(b))
+	defer f.Close()
+	m, err := demoproc.ParseMetrics(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", file, err)
 	}
-	return m, nil
+	return m.Totals(), nil
 }
 
 func buildReport(sum *k6Summary, before, after map[string]float64, hwmKiB float64) (*Report, error) {

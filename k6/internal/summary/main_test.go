@@ -3,9 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"strings"
 	"testing"
+
+	"github.com/bodypool/bodypool/internal/demoproc"
 )
 
 const promBefore = `# HELP go_gc_duration_seconds A summary of the wall-time pause (stop-the-world) duration in garbage collection cycles.
@@ -28,34 +29,14 @@ bufpool_gets_total{pool="sized",class="4096"} 1005
 bufpool_in_use_bytes{pool="sized"} 4096
 `
 
-func TestParseProm(t *testing.T) {
-	m, err := parseProm(promBefore)
+// totals parses an exposition as readProm does.
+func totals(t *testing.T, text string) map[string]float64 {
+	t.Helper()
+	m, err := demoproc.ParseMetrics(strings.NewReader(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]float64{
-		"go_gc_duration_seconds":        2.1e-05,
-		"go_gc_duration_seconds_sum":    0.0012,
-		"go_gc_duration_seconds_count":  4,
-		"go_memstats_alloc_bytes_total": 1048576,
-		"process_resident_memory_bytes": 25e6,
-		"bufpool_gets_total":            15,
-		"bufpool_in_use_bytes":          0,
-	}
-	for k, v := range want {
-		if math.Abs(m[k]-v) > 1e-9 {
-			t.Errorf("%s = %v, want %v", k, m[k], v)
-		}
-	}
-	if len(m) != len(want) {
-		t.Errorf("got %d metrics, want %d: %v", len(m), len(want), m)
-	}
-	if _, err := parseProm("x{a=\"b\" 1\n"); err == nil {
-		t.Error("unterminated labels accepted")
-	}
-	if _, err := parseProm("x notanumber\n"); err == nil {
-		t.Error("bad value accepted")
-	}
+	return m.Totals()
 }
 
 func TestReport(t *testing.T) {
@@ -67,8 +48,8 @@ func TestReport(t *testing.T) {
 	if err := json.Unmarshal([]byte(summary), &sum); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := parseProm(promBefore)
-	after, _ := parseProm(promAfter)
+	before := totals(t, promBefore)
+	after := totals(t, promAfter)
 	r, err := buildReport(&sum, before, after, 51200)
 	if err != nil {
 		t.Fatal(err)
