@@ -1,11 +1,14 @@
-// Package svgchart draws bar charts as standalone SVG documents with the
+// Package svgchart draws charts as standalone SVG documents with the
 // standard library only, so a report needs no script and no network to show
-// them.
+// them. It is the one chart renderer of the load harnesses.
 //
 // A Chart compares a few series (bars) across panels side by side: in the
 // load harness, pool modes within each workload. Panels share one y scale
 // when their figures are comparable (ratios to a baseline) or have a scale
 // each when they are not (absolute figures of workloads of different sizes).
+//
+// A TimeSeries draws lines over a time range; Grid lays several out in one
+// document: in the dashboard check, every Grafana panel from real data.
 package svgchart
 
 import (
