@@ -80,16 +80,19 @@ type Config struct {
 	IdleTimeout time.Duration
 
 	// FreeOSMemoryInterval bounds how often the pool forces a collection
-	// that returns the memory it let go to the operating system: after a
-	// trim, when the buffers it dropped or let decay since the last forced
-	// collection add up to max(MaxIdleBytes/4, 4 MiB), the pool calls
-	// debug.FreeOSMemory, unless any pool of the process did so less than
-	// FreeOSMemoryInterval ago. Without it, the garbage a spike leaves
-	// waits for a collection that a server making no garbage does not run,
-	// and freed pages wait for the runtime's gradual scavenger. The cost
-	// is a full collection and a pass returning free pages, at most once
-	// per interval (see BenchmarkForcedCollection). Default
-	// DefaultFreeOSMemoryInterval (2 s); a negative value never forces.
+	// that returns the memory it let go to the operating system. A server
+	// that pools well makes little garbage, so once load falls it may not
+	// collect for minutes, and the garbage a spike left (buffers dropped
+	// or let decay) stays in its heap, and freed pages in its RSS. So when
+	// a trim (see IdleTimeout) finds that the buffers the pool let go since
+	// its last forced collection add up to max(MaxIdleBytes/4, 4 MiB) and
+	// that the process completed no collection since the previous trim,
+	// the pool calls debug.FreeOSMemory, unless any pool of the process
+	// did so less than FreeOSMemoryInterval ago. A busy process, which
+	// collects on its own, is never forced. The cost is a full collection
+	// and a pass returning free pages, at most once per interval (see
+	// BenchmarkForcedCollection). Default DefaultFreeOSMemoryInterval
+	// (2 s); a negative value never forces.
 	FreeOSMemoryInterval time.Duration
 
 	// MaxInUseBytes is a budget for the bytes checked out of the pool at

@@ -2,6 +2,7 @@ package bufpool
 
 import (
 	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,8 +48,9 @@ type decay struct {
 	threshold int64         // pending bytes that call for a collection
 	timer     *time.Timer
 
-	mu   sync.Mutex // one trim at a time
-	keep []*Buffer  // scratch for trim, under mu
+	mu     sync.Mutex // one trim at a time
+	keep   []*Buffer  // scratch for trim, under mu
+	cycles uint64     // collections completed at the last trim, under mu
 }
 
 func (d *decay) init(p *Pool) {
@@ -124,27 +126,52 @@ func (d *decay) trim() int64 {
 	if freed > 0 {
 		d.pending.Add(freed)
 	}
-	d.maybeFree()
+	// A process that collects on its own is busy: its collections reclaim
+	// what the pool let go, and its allocations reuse the freed pages.
+	// Only one that went a whole trim period without a collection, as a
+	// server that pools well does once load falls, needs forcing.
+	cycles := gcCycles()
+	quiet := cycles == d.cycles
+	d.cycles = cycles
+	if quiet && d.mayFree() {
+		d.free()
+		d.cycles = gcCycles()
+	}
 	return freed
 }
 
-// maybeFree forces a collection, returning free memory to the operating
-// system, when the bytes let go reach the threshold and the process's rate
-// limit allows.
-func (d *decay) maybeFree() {
+// mayFree reports whether the bytes let go reach the threshold and the
+// process's rate limit allows a forced collection now, and if so claims it.
+func (d *decay) mayFree() bool {
 	interval := d.pool.cfg.FreeOSMemoryInterval
-	pending := d.pending.Load()
-	if interval < 0 || pending < d.threshold {
-		return
+	if interval < 0 || d.pending.Load() < d.threshold {
+		return false
 	}
 	now := int64(time.Since(processStart))
 	last := lastForced.Load()
-	if last != 0 && now-last < int64(interval) || !lastForced.CompareAndSwap(last, now) {
-		return
+	if last != 0 && now-last < int64(interval) {
+		return false
 	}
-	d.pending.Add(-pending)
+	return lastForced.CompareAndSwap(last, now)
+}
+
+// free forces a collection that returns free memory to the operating
+// system.
+func (d *decay) free() {
+	d.pending.Store(0)
 	d.forced.Add(1)
 	debug.FreeOSMemory()
+}
+
+var gcCyclesSample = []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+var gcCyclesMu sync.Mutex
+
+// gcCycles returns the number of collections the process completed.
+func gcCycles() uint64 {
+	gcCyclesMu.Lock()
+	defer gcCyclesMu.Unlock()
+	metrics.Read(gcCyclesSample)
+	return gcCyclesSample[0].Value.Uint64()
 }
 
 // decayed lets go of an idle buffer of class f taken out by a trim, and

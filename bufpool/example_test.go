@@ -190,3 +190,20 @@ func ExampleObjectPool() {
 	// ""
 	// gets: 2 hits: 1 misses: 1 idle: 1
 }
+
+func ExampleConfig() {
+	// Idle buffers unused for 30 s are let go; the pool never forces a
+	// collection to return memory to the operating system, leaving that
+	// to the runtime's own pace.
+	p, _ := bufpool.New(bufpool.Config{IdleTimeout: 30 * time.Second, FreeOSMemoryInterval: -1})
+	cfg := p.Config()
+	fmt.Println(cfg.IdleTimeout, cfg.FreeOSMemoryInterval)
+
+	// The defaults: idle buffers let go after 4 s unused, and memory let
+	// go returned to the operating system at most every 2 s.
+	d := bufpool.Default().Config()
+	fmt.Println(d.IdleTimeout, d.FreeOSMemoryInterval)
+	// Output:
+	// 30s -1ns
+	// 4s 2s
+}

@@ -21,15 +21,15 @@ import (
 // ClassesPerDoubling-1 classes, all under twice its size, before it
 // allocates (a pool with a budget does not): the caller sees only the
 // class size of it, and Release gives the whole buffer back to the class
-// it was lent by. Idle memory
-// thus gathers in few classes, about one per doubling, while what a Get
-// returns keeps the bound of its own class. Each class is a sync.Pool, so
-// idle buffers live in per-processor caches and are reclaimed by the
-// garbage collector after about two cycles without use; and by time: a
-// buffer unused for IdleTimeout is let go (see Config.IdleTimeout). A class
-// never receives a buffer smaller than its size, and buffers larger than
-// MaxSize are never retained, so a stream of small requests cannot pin
-// giant buffers.
+// that lent it. Idle memory thus gathers in few classes, about one per
+// doubling, while what a Get returns keeps the bound of its own class.
+//
+// Each class is a sync.Pool, so idle buffers live in per-processor caches
+// and are reclaimed by the garbage collector after about two cycles
+// without use; they also decay by time: a buffer unused for IdleTimeout is
+// let go (see Config.IdleTimeout). A class never receives a buffer smaller
+// than its size, and buffers larger than MaxSize are never retained, so a
+// stream of small requests cannot pin giant buffers.
 //
 // A Pool is safe for concurrent use by multiple goroutines. A Buffer it
 // hands out belongs to the caller until Release or Detach, and must not be
