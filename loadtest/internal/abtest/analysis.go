@@ -11,25 +11,25 @@ import (
 	"github.com/bodypool/bodypool/internal/demo"
 )
 
-// Metric is one figure of a Measurement that the report compares.
-type Metric struct {
+// metric is one figure of a measurement that the report compares.
+type metric struct {
 	Key    string
 	Name   string
 	Unit   string
 	Higher bool // higher is better
-	Of     func(Measurement) float64
+	Of     func(measurement) float64
 }
 
-// Metrics are the compared figures, in report order.
-var Metrics = []Metric{
-	{"throughput", "Throughput", "req/s", true, func(m Measurement) float64 { return m.Throughput }},
-	{"p50", "Latency p50", "ms", false, func(m Measurement) float64 { return m.Latency.P50 }},
-	{"p99", "Latency p99", "ms", false, func(m Measurement) float64 { return m.Latency.P99 }},
-	{"p99_9", "Latency p99.9", "ms", false, func(m Measurement) float64 { return m.Latency.P999 }},
-	{"alloc", "Allocated bytes per request", "B/req", false, func(m Measurement) float64 { return m.AllocPerRequest }},
-	{"gc", "GC cycles per 1,000 requests", "GC/1k req", false, func(m Measurement) float64 { return m.GCPer1000 }},
-	{"peak_rss", "Peak RSS", "MiB", false, func(m Measurement) float64 { return float64(m.PeakRSSBytes) / MiB }},
-	{"cpu", "Server CPU time per request", "µs/req", false, func(m Measurement) float64 { return m.CPUPerRequestUs }},
+// metrics are the compared figures, in report order.
+var metrics = []metric{
+	{"throughput", "Throughput", "req/s", true, func(m measurement) float64 { return m.Throughput }},
+	{"p50", "Latency p50", "ms", false, func(m measurement) float64 { return m.Latency.P50 }},
+	{"p99", "Latency p99", "ms", false, func(m measurement) float64 { return m.Latency.P99 }},
+	{"p99_9", "Latency p99.9", "ms", false, func(m measurement) float64 { return m.Latency.P999 }},
+	{"alloc", "Allocated bytes per request", "B/req", false, func(m measurement) float64 { return m.AllocPerRequest }},
+	{"gc", "GC cycles per 1,000 requests", "GC/1k req", false, func(m measurement) float64 { return m.GCPer1000 }},
+	{"peak_rss", "Peak RSS", "MiB", false, func(m measurement) float64 { return float64(m.PeakRSSBytes) / mib }},
+	{"cpu", "Server CPU time per request", "µs/req", false, func(m measurement) float64 { return m.CPUPerRequestUs }},
 	{"rss_5s", "RSS 5 s after the spike", "MiB", false, afterSpike(0, false)},
 	{"heap_5s", "Heap in use 5 s after the spike", "MiB", false, afterSpike(0, true)},
 	{"rss_30s", "RSS 30 s after the spike", "MiB", false, afterSpike(1, false)},
@@ -40,15 +40,15 @@ var Metrics = []Metric{
 // MiB: the heap in use or the RSS. It is NaN for a run without a spike,
 // which the analysis leaves out. The metrics are named after the default
 // waits of 5 and 30 s; Meta.SpikeWaits says which ran.
-func afterSpike(i int, heap bool) func(Measurement) float64 {
-	return func(m Measurement) float64 {
+func afterSpike(i int, heap bool) func(measurement) float64 {
+	return func(m measurement) float64 {
 		if m.Spike == nil || len(m.Spike.After) <= i {
 			return math.NaN()
 		}
 		if heap {
-			return m.Spike.After[i].HeapInUseBytes / MiB
+			return m.Spike.After[i].HeapInUseBytes / mib
 		}
-		return float64(m.Spike.After[i].RSSBytes) / MiB
+		return float64(m.Spike.After[i].RSSBytes) / mib
 	}
 }
 
@@ -61,17 +61,17 @@ func isSpikeMetric(key string) bool {
 	return false
 }
 
-// BestPeer names, as Target.Against, the better of the Peers in each
+// bestPeer names, as Target.Against, the better of the peers in each
 // round: the pool a user would pick instead of bodypool's.
-const BestPeer = "best peer"
+const bestPeer = "best peer"
 
-// Peers are the pools BestPeer chooses from.
-var Peers = []string{demo.ModeCalibrated, demo.ModeSyncPool}
+// peers are the pools bestPeer chooses from.
+var peers = []string{demo.ModeCalibrated, demo.ModeSyncPool}
 
-// MetricByKey returns the metric with key k; it panics on an unknown key,
+// metricByKey returns the metric with key k; it panics on an unknown key,
 // which only a mistake in this package can produce.
-func MetricByKey(k string) Metric {
-	for _, m := range Metrics {
+func metricByKey(k string) metric {
+	for _, m := range metrics {
 		if m.Key == k {
 			return m
 		}
@@ -79,106 +79,106 @@ func MetricByKey(k string) Metric {
 	panic("abtest: unknown metric " + k)
 }
 
-// Spread is a figure over rounds: its minimum, median and maximum, and over
+// spread is a figure over rounds: its minimum, median and maximum, and over
 // how many rounds it was defined.
-type Spread struct {
-	Min    Figure `json:"min"`
-	Median Figure `json:"median"`
-	Max    Figure `json:"max"`
+type spread struct {
+	Min    figure `json:"min"`
+	Median figure `json:"median"`
+	Max    figure `json:"max"`
 	N      int    `json:"n"`
 }
 
-// SpreadOf returns the spread of vs, ignoring NaNs.
-func SpreadOf(vs []float64) Spread {
-	s := Spread{Min: Figure(math.NaN()), Median: Figure(Median(vs)), Max: Figure(math.NaN())}
+// spreadOf returns the spread of vs, ignoring NaNs.
+func spreadOf(vs []float64) spread {
+	s := spread{Min: figure(math.NaN()), Median: figure(median(vs)), Max: figure(math.NaN())}
 	for _, v := range vs {
 		if math.IsNaN(v) {
 			continue
 		}
 		if s.N == 0 || v < float64(s.Min) {
-			s.Min = Figure(v)
+			s.Min = figure(v)
 		}
 		if s.N == 0 || v > float64(s.Max) {
-			s.Max = Figure(v)
+			s.Max = figure(v)
 		}
 		s.N++
 	}
 	return s
 }
 
-// Ratio returns x/base, or NaN when base is not positive.
-func Ratio(x, base float64) float64 {
+// ratio returns x/base, or NaN when base is not positive.
+func ratio(x, base float64) float64 {
 	if base <= 0 || math.IsNaN(base) || math.IsNaN(x) {
 		return math.NaN()
 	}
 	return x / base
 }
 
-// Summary is the analysis of Results: medians, ratios and verdicts.
-type Summary struct {
-	Workloads []WorkloadSummary `json:"workloads"`
-	Verdicts  []Verdict         `json:"verdicts"`
+// summary is the analysis of Results: medians, ratios and verdicts.
+type summary struct {
+	Workloads []workloadSummary `json:"workloads"`
+	Verdicts  []verdict         `json:"verdicts"`
 	Met       int               `json:"targets_met"`
 	Judged    int               `json:"targets_judged"`
 }
 
-// WorkloadSummary holds the figures of every mode under one workload.
-type WorkloadSummary struct {
+// workloadSummary holds the figures of every mode under one workload.
+type workloadSummary struct {
 	Workload    string        `json:"workload"`
 	Description string        `json:"description"`
-	Modes       []ModeSummary `json:"modes"`
+	Modes       []modeSummary `json:"modes"`
 }
 
-// ModeSummary holds one mode's figures under one workload: each metric over
+// modeSummary holds one mode's figures under one workload: each metric over
 // rounds, and its ratio to the baseline mode of the same round.
-type ModeSummary struct {
+type modeSummary struct {
 	Mode   string `json:"mode"`
 	Rounds int    `json:"rounds"`
 	Errors int    `json:"errors"` // failed requests, warm-up included
 	// Figures and Ratios are keyed by Metric.Key; Ratios is empty for the
 	// baseline and when the baseline did not run. PeerRatios are the
-	// ratios to BestPeer, empty for the baseline and when no peer ran.
-	Figures    map[string]Spread `json:"figures"`
-	Ratios     map[string]Spread `json:"ratios_to_baseline"`
-	PeerRatios map[string]Spread `json:"ratios_to_best_peer,omitempty"`
+	// ratios to bestPeer, empty for the baseline and when no peer ran.
+	Figures    map[string]spread `json:"figures"`
+	Ratios     map[string]spread `json:"ratios_to_baseline"`
+	PeerRatios map[string]spread `json:"ratios_to_best_peer,omitempty"`
 	// HitRatio is the median share of pool gets served from idle memory,
 	// NaN in the modes without the middleware.
-	HitRatio    Figure `json:"pool_hit_ratio"`
-	ClientAlloc Figure `json:"client_alloc_bytes_per_request"`
+	HitRatio    figure `json:"pool_hit_ratio"`
+	ClientAlloc figure `json:"client_alloc_bytes_per_request"`
 }
 
-// Summarize analyses res: the figures of each mode and workload over
-// rounds, their ratios to Baseline, and the verdicts on Targets.
-func Summarize(res *Results) *Summary {
-	s := &Summary{}
+// summarize analyses res: the figures of each mode and workload over
+// rounds, their ratios to Baseline, and the verdicts on the targets.
+func summarize(res *Results) *summary {
+	s := &summary{}
 	for _, w := range res.Meta.Workloads {
-		ws := WorkloadSummary{Workload: w, Description: res.Meta.Described[w]}
+		ws := workloadSummary{Workload: w, Description: res.Meta.Described[w]}
 		for _, mode := range res.Meta.Modes {
 			runs := measurements(res.Runs, w, mode)
 			if len(runs) == 0 {
 				continue
 			}
-			ms := ModeSummary{Mode: mode, Rounds: len(runs), Figures: map[string]Spread{}, Ratios: map[string]Spread{}, PeerRatios: map[string]Spread{}}
+			ms := modeSummary{Mode: mode, Rounds: len(runs), Figures: map[string]spread{}, Ratios: map[string]spread{}, PeerRatios: map[string]spread{}}
 			var hits, client []float64
 			for _, r := range runs {
 				ms.Errors += r.Errors + r.WarmupErrors + r.spikeErrors()
-				hits = append(hits, Ratio(r.PoolHits, r.PoolGets))
+				hits = append(hits, ratio(r.PoolHits, r.PoolGets))
 				client = append(client, r.ClientAllocPerRequest)
 			}
-			ms.HitRatio = Figure(Median(hits))
-			ms.ClientAlloc = Figure(Median(client))
-			for _, m := range Metrics {
+			ms.HitRatio = figure(median(hits))
+			ms.ClientAlloc = figure(median(client))
+			for _, m := range metrics {
 				var vs []float64
 				for _, r := range runs {
 					vs = append(vs, m.Of(r))
 				}
-				ms.Figures[m.Key] = SpreadOf(vs)
+				ms.Figures[m.Key] = spreadOf(vs)
 				if mode != Baseline {
-					if rs := PairedRatios(res.Runs, w, m, mode, Baseline); len(rs) > 0 {
-						ms.Ratios[m.Key] = SpreadOf(rs)
+					if rs := pairedRatios(res.Runs, w, m, mode, Baseline); len(rs) > 0 {
+						ms.Ratios[m.Key] = spreadOf(rs)
 					}
-					if rs := PairedRatios(res.Runs, w, m, mode, BestPeer); len(rs) > 0 {
-						ms.PeerRatios[m.Key] = SpreadOf(rs)
+					if rs := pairedRatios(res.Runs, w, m, mode, bestPeer); len(rs) > 0 {
+						ms.PeerRatios[m.Key] = spreadOf(rs)
 					}
 				}
 			}
@@ -186,14 +186,14 @@ func Summarize(res *Results) *Summary {
 		}
 		s.Workloads = append(s.Workloads, ws)
 	}
-	for _, t := range Targets {
-		v := Evaluate(res, t)
-		if v.Status == StatusNotRun {
+	for _, t := range targets {
+		v := evaluate(res, t)
+		if v.Status == statusNotRun {
 			continue
 		}
 		s.Verdicts = append(s.Verdicts, v)
 		s.Judged++
-		if v.Status == StatusMet {
+		if v.Status == statusMet {
 			s.Met++
 		}
 	}
@@ -201,51 +201,51 @@ func Summarize(res *Results) *Summary {
 }
 
 // measurements returns the runs of one workload and mode, by round.
-func measurements(runs []Measurement, workload, mode string) []Measurement {
-	var out []Measurement
+func measurements(runs []measurement, workload, mode string) []measurement {
+	var out []measurement
 	for _, r := range runs {
 		if r.Workload == workload && r.Mode == mode {
 			out = append(out, r)
 		}
 	}
-	slices.SortFunc(out, func(a, b Measurement) int { return a.Round - b.Round })
+	slices.SortFunc(out, func(a, b measurement) int { return a.Round - b.Round })
 	return out
 }
 
-// PairedRatios returns, for every round in which both ran, metric m of
+// pairedRatios returns, for every round in which both ran, metric m of
 // mode divided by that of against in the same round: runs of one round ran
 // close together, so their ratio suffers less from drift of the machine
-// than a ratio of medians would. Against may be BestPeer: the better
-// figure of the Peers that ran in the round.
-func PairedRatios(runs []Measurement, workload string, m Metric, mode, against string) []float64 {
-	return pairedRatios(runs, workload, m, mode, against, 0)
+// than a ratio of medians would. Against may be bestPeer: the better
+// figure of the peers that ran in the round.
+func pairedRatios(runs []measurement, workload string, m metric, mode, against string) []float64 {
+	return slackRatios(runs, workload, m, mode, against, 0)
 }
 
-// pairedRatios is PairedRatios with slack added to the figure compared
+// slackRatios is pairedRatios with slack added to the figure compared
 // with: x ÷ (against + slack).
-func pairedRatios(runs []Measurement, workload string, m Metric, mode, against string, slack float64) []float64 {
+func slackRatios(runs []measurement, workload string, m metric, mode, against string, slack float64) []float64 {
 	base := baselineByRound(runs, workload, m, against)
 	var out []float64
 	for _, r := range measurements(runs, workload, mode) {
 		if b, ok := base[r.Round]; ok {
-			out = append(out, Ratio(m.Of(r), b+slack))
+			out = append(out, ratio(m.Of(r), b+slack))
 		}
 	}
 	return out
 }
 
 // baselineByRound returns metric m of mode against in each round it ran;
-// for BestPeer, the better of the peers' figures in each round (a mode
+// for bestPeer, the better of the peers' figures in each round (a mode
 // is never its own peer).
-func baselineByRound(runs []Measurement, workload string, m Metric, against string) map[int]float64 {
+func baselineByRound(runs []measurement, workload string, m metric, against string) map[int]float64 {
 	base := map[int]float64{}
-	if against != BestPeer {
+	if against != bestPeer {
 		for _, r := range measurements(runs, workload, against) {
 			base[r.Round] = m.Of(r)
 		}
 		return base
 	}
-	for _, peer := range Peers {
+	for _, peer := range peers {
 		for _, r := range measurements(runs, workload, peer) {
 			v := m.Of(r)
 			if math.IsNaN(v) {
@@ -259,11 +259,11 @@ func baselineByRound(runs []Measurement, workload string, m Metric, against stri
 	return base
 }
 
-// Target is a required ratio between two modes' figures. Against may be
-// BestPeer. With Slack, the ratio is to Against's figure plus Slack (in
+// target is a required ratio between two modes' figures. Against may be
+// bestPeer. With Slack, the ratio is to Against's figure plus Slack (in
 // the metric's unit): "at most off's figure + 64 MiB" is Slack 64 with
 // Op "<=" and Limit 1.
-type Target struct {
+type target struct {
 	Workload string  `json:"workload"`
 	Metric   string  `json:"metric"` // a Metric.Key
 	Mode     string  `json:"mode"`
@@ -274,7 +274,7 @@ type Target struct {
 }
 
 // Holds reports whether ratio meets the target.
-func (t Target) Holds(ratio float64) bool {
+func (t target) Holds(ratio float64) bool {
 	switch t.Op {
 	case "<=":
 		return ratio <= t.Limit
@@ -287,14 +287,14 @@ func (t Target) Holds(ratio float64) bool {
 }
 
 // String writes the target as the report states it.
-func (t Target) String() string {
+func (t target) String() string {
 	op := map[string]string{"<=": "≤", ">=": "≥", "<": "<"}[t.Op]
-	name := lowerFirst(MetricByKey(t.Metric).Name)
+	name := lowerFirst(metricByKey(t.Metric).Name)
 	if t.Op == "<" && t.Limit == 1 {
 		return fmt.Sprintf("%s %s lower than %s (ratio < 1)", t.Mode, name, t.Against)
 	}
 	if t.Slack != 0 && t.Limit == 1 {
-		unit := MetricByKey(t.Metric).Unit
+		unit := metricByKey(t.Metric).Unit
 		return fmt.Sprintf("%s %s %s %s + %g %s", t.Mode, name, op, t.Against, t.Slack, unit)
 	}
 	return fmt.Sprintf("%s/%s %s ratio %s %.2f", t.Mode, t.Against, name, op, t.Limit)
@@ -309,88 +309,88 @@ func lowerFirst(s string) string {
 	return strings.ToLower(s[:1]) + s[1:]
 }
 
-// Targets are the goals of the sized mode: against no pool on bodies of
+// targets are the goals of the sized mode: against no pool on bodies of
 // 64 KiB and more, and against the other pools on the mixed workload.
-var Targets = func() []Target {
-	var ts []Target
+var targets = func() []target {
+	var ts []target
 	for _, w := range []string{"medium", "large", "mixed"} {
 		ts = append(ts,
-			Target{Workload: w, Metric: "alloc", Mode: "sized", Against: "off", Op: "<=", Limit: 0.10},
-			Target{Workload: w, Metric: "gc", Mode: "sized", Against: "off", Op: "<=", Limit: 0.10},
-			Target{Workload: w, Metric: "throughput", Mode: "sized", Against: "off", Op: ">=", Limit: 1.2},
-			Target{Workload: w, Metric: "p99", Mode: "sized", Against: "off", Op: "<=", Limit: 1.0},
-			Target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: "off", Op: "<=", Limit: 1.0},
+			target{Workload: w, Metric: "alloc", Mode: "sized", Against: "off", Op: "<=", Limit: 0.10},
+			target{Workload: w, Metric: "gc", Mode: "sized", Against: "off", Op: "<=", Limit: 0.10},
+			target{Workload: w, Metric: "throughput", Mode: "sized", Against: "off", Op: ">=", Limit: 1.2},
+			target{Workload: w, Metric: "p99", Mode: "sized", Against: "off", Op: "<=", Limit: 1.0},
+			target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: "off", Op: "<=", Limit: 1.0},
 		)
 	}
 	for _, against := range []string{"calibrated", "syncpool"} {
 		ts = append(ts,
-			Target{Workload: "mixed", Metric: "alloc", Mode: "sized", Against: against, Op: "<", Limit: 1},
-			Target{Workload: "mixed", Metric: "peak_rss", Mode: "sized", Against: against, Op: "<", Limit: 1},
+			target{Workload: "mixed", Metric: "alloc", Mode: "sized", Against: against, Op: "<", Limit: 1},
+			target{Workload: "mixed", Metric: "peak_rss", Mode: "sized", Against: against, Op: "<", Limit: 1},
 		)
 	}
-	return append(ts, ScenarioTargets...)
+	return append(ts, scenarioTargets...)
 }()
 
-// MaxIdleMiB is the demo server's default -max-idle, which the S2 target
+// maxIdleMiB is the demo server's default -max-idle, which the S2 target
 // on the heap after a spike allows on top of off's heap.
-const MaxIdleMiB = bufpool.DefaultMaxIdleBytes >> 20
+const maxIdleMiB = bufpool.DefaultMaxIdleBytes >> 20
 
-// ScenarioTargets are the targets of issue 14 on the scenarios S1 to S3.
+// scenarioTargets are the targets of issue 14 on the scenarios S1 to S3.
 // S2's "heap in use 5 s after the spike ≤ MaxIdleBytes + what is in
 // flight" is judged as sized's heap at most off's heap, which holds what
 // any mode holds besides its pool, plus the default MaxIdleBytes; nothing
 // is in flight at the sample.
-var ScenarioTargets = func() []Target {
-	var ts []Target
+var scenarioTargets = func() []target {
+	var ts []target
 	for _, w := range []string{"S1-c64", "S1-c256"} {
 		ts = append(ts,
-			Target{Workload: w, Metric: "throughput", Mode: "sized", Against: BestPeer, Op: ">=", Limit: 1.0},
-			Target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: Baseline, Op: "<=", Limit: 0.9},
-			Target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: "calibrated", Op: "<", Limit: 1},
-			Target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: "syncpool", Op: "<", Limit: 1},
-			Target{Workload: w, Metric: "alloc", Mode: "sized", Against: Baseline, Op: "<=", Limit: 0.02},
+			target{Workload: w, Metric: "throughput", Mode: "sized", Against: bestPeer, Op: ">=", Limit: 1.0},
+			target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: Baseline, Op: "<=", Limit: 0.9},
+			target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: "calibrated", Op: "<", Limit: 1},
+			target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: "syncpool", Op: "<", Limit: 1},
+			target{Workload: w, Metric: "alloc", Mode: "sized", Against: Baseline, Op: "<=", Limit: 0.02},
 		)
 	}
 	ts = append(ts,
-		Target{Workload: "S2", Metric: "peak_rss", Mode: "sized", Against: "calibrated", Op: "<", Limit: 1},
-		Target{Workload: "S2", Metric: "peak_rss", Mode: "sized", Against: "syncpool", Op: "<", Limit: 1},
-		Target{Workload: "S2", Metric: "peak_rss", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1.0},
-		Target{Workload: "S2", Metric: "heap_5s", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1, Slack: MaxIdleMiB},
-		Target{Workload: "S2", Metric: "rss_30s", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1.5},
-		Target{Workload: "S3", Metric: "throughput", Mode: "sized", Against: Baseline, Op: ">=", Limit: 1.0},
-		Target{Workload: "S3", Metric: "peak_rss", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1.0},
+		target{Workload: "S2", Metric: "peak_rss", Mode: "sized", Against: "calibrated", Op: "<", Limit: 1},
+		target{Workload: "S2", Metric: "peak_rss", Mode: "sized", Against: "syncpool", Op: "<", Limit: 1},
+		target{Workload: "S2", Metric: "peak_rss", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1.0},
+		target{Workload: "S2", Metric: "heap_5s", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1, Slack: maxIdleMiB},
+		target{Workload: "S2", Metric: "rss_30s", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1.5},
+		target{Workload: "S3", Metric: "throughput", Mode: "sized", Against: Baseline, Op: ">=", Limit: 1.0},
+		target{Workload: "S3", Metric: "peak_rss", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1.0},
 	)
 	return ts
 }()
 
 // Verdict statuses.
 const (
-	StatusMet    = "met"
-	StatusMissed = "missed"
-	StatusNotRun = "not run"
+	statusMet    = "met"
+	statusMissed = "missed"
+	statusNotRun = "not run"
 )
 
-// Verdict is the outcome of one Target.
-type Verdict struct {
-	Target   Target `json:"target"`
-	Ratio    Spread `json:"ratio"`    // over rounds
-	Subject  Figure `json:"subject"`  // median figure of Target.Mode
-	Baseline Figure `json:"baseline"` // median figure of Target.Against
+// verdict is the outcome of one target.
+type verdict struct {
+	Target   target `json:"target"`
+	Ratio    spread `json:"ratio"`    // over rounds
+	Subject  figure `json:"subject"`  // median figure of Target.Mode
+	Baseline figure `json:"baseline"` // median figure of Target.Against
 	Status   string `json:"status"`
 	Note     string `json:"note,omitempty"`
 }
 
-// Evaluate judges t on the median over rounds of the paired ratios. A
+// evaluate judges t on the median over rounds of the paired ratios. A
 // target is missed when any run involved had a failed request, and it
 // notes the rounds that disagree with the median.
-func Evaluate(res *Results, t Target) Verdict {
-	v := Verdict{Target: t, Status: StatusNotRun}
-	m := MetricByKey(t.Metric)
+func evaluate(res *Results, t target) verdict {
+	v := verdict{Target: t, Status: statusNotRun}
+	m := metricByKey(t.Metric)
 	againstModes := []string{t.Against}
-	if t.Against == BestPeer {
-		againstModes = Peers
+	if t.Against == bestPeer {
+		againstModes = peers
 	}
-	var against []Measurement
+	var against []measurement
 	for _, a := range againstModes {
 		against = append(against, measurements(res.Runs, t.Workload, a)...)
 	}
@@ -410,19 +410,19 @@ func Evaluate(res *Results, t Target) Verdict {
 	for _, b := range baselineByRound(res.Runs, t.Workload, m, t.Against) {
 		av = append(av, b)
 	}
-	v.Subject, v.Baseline = Figure(Median(sv)), Figure(Median(av))
-	ratios := pairedRatios(res.Runs, t.Workload, m, t.Mode, t.Against, t.Slack)
-	v.Ratio = SpreadOf(ratios)
+	v.Subject, v.Baseline = figure(median(sv)), figure(median(av))
+	ratios := slackRatios(res.Runs, t.Workload, m, t.Mode, t.Against, t.Slack)
+	v.Ratio = spreadOf(ratios)
 	switch {
 	case errs > 0:
-		v.Status, v.Note = StatusMissed, fmt.Sprintf("%d failed requests in these runs", errs)
+		v.Status, v.Note = statusMissed, fmt.Sprintf("%d failed requests in these runs", errs)
 		return v
 	case v.Ratio.N == 0 && t.Op != ">=" && slices.Max(sv) == 0:
 		// 0 of 0: nothing to be lower than, and nothing could be lower.
-		v.Status, v.Note = StatusMet, fmt.Sprintf("%s was 0 in both modes", m.Name)
+		v.Status, v.Note = statusMet, fmt.Sprintf("%s was 0 in both modes", m.Name)
 		return v
 	case v.Ratio.N == 0:
-		v.Status, v.Note = StatusMissed, "no ratio: the baseline figure was 0"
+		v.Status, v.Note = statusMissed, "no ratio: the baseline figure was 0"
 		return v
 	}
 	holds := 0
@@ -432,12 +432,12 @@ func Evaluate(res *Results, t Target) Verdict {
 		}
 	}
 	if t.Holds(float64(v.Ratio.Median)) {
-		v.Status = StatusMet
+		v.Status = statusMet
 		if holds < v.Ratio.N {
 			v.Note = fmt.Sprintf("met by the median, missed in %d of %d rounds", v.Ratio.N-holds, v.Ratio.N)
 		}
 	} else {
-		v.Status = StatusMissed
+		v.Status = statusMissed
 		if holds > 0 {
 			v.Note = fmt.Sprintf("missed by the median, met in %d of %d rounds", holds, v.Ratio.N)
 		}

@@ -9,7 +9,7 @@ import (
 )
 
 // fixture builds Results from figures: for each workload, mode and round,
-// a Measurement whose every metric is derived from one number v, so tests
+// a measurement whose every metric is derived from one number v, so tests
 // can state ratios directly.
 type fixture struct {
 	workloads []string
@@ -20,18 +20,18 @@ type fixture struct {
 }
 
 func (f fixture) results() *Results {
-	res := &Results{Meta: Meta{Modes: f.modes, Workloads: f.workloads, Rounds: f.rounds, Described: map[string]string{}}}
+	res := &Results{Meta: meta{Modes: f.modes, Workloads: f.workloads, Rounds: f.rounds, Described: map[string]string{}}}
 	for r := 1; r <= f.rounds; r++ {
 		for _, w := range f.workloads {
 			for _, m := range f.modes {
 				v := f.value(w, m, r)
-				res.Runs = append(res.Runs, Measurement{
+				res.Runs = append(res.Runs, measurement{
 					Mode: m, Workload: w, Round: r, Requests: 1000,
 					Throughput:      v,
-					Latency:         Latency{P50: v, P99: v, P999: v},
+					Latency:         latency{P50: v, P99: v, P999: v},
 					AllocPerRequest: v,
 					GCPer1000:       v,
-					PeakRSSBytes:    int64(v * MiB),
+					PeakRSSBytes:    int64(v * mib),
 					CPUPerRequestUs: v,
 					PoolGets:        100,
 					PoolHits:        90,
@@ -56,16 +56,16 @@ func TestRatioAndSpread(t *testing.T) {
 		{1, nan, nan},
 	}
 	for _, tt := range ratios {
-		got := Ratio(tt.x, tt.base)
+		got := ratio(tt.x, tt.base)
 		if got != tt.want && !(math.IsNaN(got) && math.IsNaN(tt.want)) {
 			t.Errorf("Ratio(%v, %v) = %v, want %v", tt.x, tt.base, got, tt.want)
 		}
 	}
-	s := SpreadOf([]float64{3, nan, 1, 2})
+	s := spreadOf([]float64{3, nan, 1, 2})
 	if s.Min != 1 || s.Median != 2 || s.Max != 3 || s.N != 3 {
 		t.Errorf("SpreadOf = %+v", s)
 	}
-	if s := SpreadOf([]float64{nan}); s.N != 0 || !math.IsNaN(float64(s.Median)) {
+	if s := spreadOf([]float64{nan}); s.N != 0 || !math.IsNaN(float64(s.Median)) {
 		t.Errorf("SpreadOf(NaN) = %+v", s)
 	}
 }
@@ -88,7 +88,7 @@ func TestTargetHolds(t *testing.T) {
 		{"<=", 0.1, math.NaN(), false},
 	}
 	for _, tt := range tests {
-		if got := (Target{Op: tt.op, Limit: tt.limit}).Holds(tt.ratio); got != tt.want {
+		if got := (target{Op: tt.op, Limit: tt.limit}).Holds(tt.ratio); got != tt.want {
 			t.Errorf("%s %v holds for %v = %t, want %t", tt.op, tt.limit, tt.ratio, got, tt.want)
 		}
 	}
@@ -100,7 +100,7 @@ func TestEvaluate(t *testing.T) {
 	tput := tgt("mixed", "throughput", "sized", "off", ">=", 1.2)
 	tests := []struct {
 		name   string
-		target Target
+		target target
 		// sized and off figures by round (1-based index-1)
 		sized, off []float64
 		errors     int
@@ -108,15 +108,15 @@ func TestEvaluate(t *testing.T) {
 		median     float64
 		note       string
 	}{
-		{"met every round", alloc, []float64{5, 6, 4}, []float64{100, 100, 100}, 0, StatusMet, 0.05, ""},
-		{"missed", alloc, []float64{50, 60, 40}, []float64{100, 100, 100}, 0, StatusMissed, 0.5, ""},
-		{"met by median only", alloc, []float64{5, 20, 8}, []float64{100, 100, 100}, 0, StatusMet, 0.08, "missed in 1 of 3 rounds"},
-		{"missed by median only", alloc, []float64{5, 20, 18}, []float64{100, 100, 100}, 0, StatusMissed, 0.18, "met in 1 of 3 rounds"},
-		{"pairs by round", tput, []float64{130, 260, 390}, []float64{100, 200, 300}, 0, StatusMet, 1.3, ""},
-		{"higher needed", tput, []float64{110, 110, 110}, []float64{100, 100, 100}, 0, StatusMissed, 1.1, ""},
-		{"errors miss", alloc, []float64{1, 1, 1}, []float64{100, 100, 100}, 2, StatusMissed, 0.01, "failed requests"},
-		{"zero of zero", tgt("mixed", "gc", "sized", "off", "<=", 0.1), []float64{0, 0, 0}, []float64{0, 0, 0}, 0, StatusMet, math.NaN(), "0 in both modes"},
-		{"some of zero", tgt("mixed", "gc", "sized", "off", "<=", 0.1), []float64{1, 0, 0}, []float64{0, 0, 0}, 0, StatusMissed, math.NaN(), "baseline figure was 0"},
+		{"met every round", alloc, []float64{5, 6, 4}, []float64{100, 100, 100}, 0, statusMet, 0.05, ""},
+		{"missed", alloc, []float64{50, 60, 40}, []float64{100, 100, 100}, 0, statusMissed, 0.5, ""},
+		{"met by median only", alloc, []float64{5, 20, 8}, []float64{100, 100, 100}, 0, statusMet, 0.08, "missed in 1 of 3 rounds"},
+		{"missed by median only", alloc, []float64{5, 20, 18}, []float64{100, 100, 100}, 0, statusMissed, 0.18, "met in 1 of 3 rounds"},
+		{"pairs by round", tput, []float64{130, 260, 390}, []float64{100, 200, 300}, 0, statusMet, 1.3, ""},
+		{"higher needed", tput, []float64{110, 110, 110}, []float64{100, 100, 100}, 0, statusMissed, 1.1, ""},
+		{"errors miss", alloc, []float64{1, 1, 1}, []float64{100, 100, 100}, 2, statusMissed, 0.01, "failed requests"},
+		{"zero of zero", tgt("mixed", "gc", "sized", "off", "<=", 0.1), []float64{0, 0, 0}, []float64{0, 0, 0}, 0, statusMet, math.NaN(), "0 in both modes"},
+		{"some of zero", tgt("mixed", "gc", "sized", "off", "<=", 0.1), []float64{1, 0, 0}, []float64{0, 0, 0}, 0, statusMissed, math.NaN(), "baseline figure was 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,7 +131,7 @@ func TestEvaluate(t *testing.T) {
 				},
 			}.results()
 			res.Runs[len(res.Runs)-1].Errors = tt.errors
-			v := Evaluate(res, tt.target)
+			v := evaluate(res, tt.target)
 			if v.Status != tt.status {
 				t.Errorf("status %q, want %q (%+v)", v.Status, tt.status, v)
 			}
@@ -147,7 +147,7 @@ func TestEvaluate(t *testing.T) {
 	t.Run("not run", func(t *testing.T) {
 		res := fixture{workloads: []string{"small"}, modes: []string{"off", "sized"}, rounds: 1,
 			value: func(string, string, int) float64 { return 1 }}.results()
-		if v := Evaluate(res, alloc); v.Status != StatusNotRun {
+		if v := evaluate(res, alloc); v.Status != statusNotRun {
 			t.Errorf("status %q for a workload not run", v.Status)
 		}
 	})
@@ -166,11 +166,11 @@ func TestSummarize(t *testing.T) {
 			return base * float64(r)
 		},
 	}.results()
-	s := Summarize(res)
+	s := summarize(res)
 	if len(s.Workloads) != 3 || len(s.Workloads[0].Modes) != len(demo.Modes) {
 		t.Fatalf("summary shape: %d workloads, %d modes", len(s.Workloads), len(s.Workloads[0].Modes))
 	}
-	legacy := len(Targets) - len(ScenarioTargets) // the scenarios did not run
+	legacy := len(targets) - len(scenarioTargets) // the scenarios did not run
 	if s.Judged != legacy {
 		t.Errorf("judged %d targets, want %d", s.Judged, legacy)
 	}
@@ -215,8 +215,8 @@ func TestBestPeerAndSlack(t *testing.T) {
 			return peers[mode][r-1]
 		},
 	}.results()
-	tput := MetricByKey("throughput")
-	got := PairedRatios(res.Runs, "S1-c64", tput, "sized", BestPeer)
+	tput := metricByKey("throughput")
+	got := pairedRatios(res.Runs, "S1-c64", tput, "sized", bestPeer)
 	if len(got) != 3 {
 		t.Fatalf("%d ratios, want 3", len(got))
 	}
@@ -226,15 +226,15 @@ func TestBestPeerAndSlack(t *testing.T) {
 		}
 	}
 	// Lower is better for the peak RSS: the best peer is the smaller one.
-	rss := PairedRatios(res.Runs, "S1-c64", MetricByKey("peak_rss"), "sized", BestPeer)
+	rss := pairedRatios(res.Runs, "S1-c64", metricByKey("peak_rss"), "sized", bestPeer)
 	if want := 1.1 * 100 / 80; math.Abs(rss[0]-want) > 1e-9 {
 		t.Errorf("round 1: peak RSS ratio to the best peer %v, want %v", rss[0], want)
 	}
-	v := Evaluate(res, Target{Workload: "S1-c64", Metric: "throughput", Mode: "sized", Against: BestPeer, Op: ">=", Limit: 1})
-	if v.Status != StatusMet || math.Abs(float64(v.Ratio.Median)-1.1) > 1e-9 || float64(v.Baseline) != 90 {
+	v := evaluate(res, target{Workload: "S1-c64", Metric: "throughput", Mode: "sized", Against: bestPeer, Op: ">=", Limit: 1})
+	if v.Status != statusMet || math.Abs(float64(v.Ratio.Median)-1.1) > 1e-9 || float64(v.Baseline) != 90 {
 		t.Errorf("verdict %+v, want met at 1.1 with a median best peer of 90", v)
 	}
-	s := Summarize(res)
+	s := summarize(res)
 	sized := s.Workloads[0].Modes[3]
 	if r := sized.PeerRatios["throughput"]; math.Abs(float64(r.Median)-1.1) > 1e-9 || r.N != 3 {
 		t.Errorf("summary: sized to best peer %+v, want 1.1 over 3 rounds", r)
@@ -247,14 +247,14 @@ func TestBestPeerAndSlack(t *testing.T) {
 	for _, tt := range []struct {
 		sized float64
 		want  string
-	}{{104, StatusMet}, {105, StatusMissed}} {
-		v := Evaluate(fixture{workloads: []string{"S1-c64"}, modes: []string{"off", "sized"}, rounds: 1,
+	}{{104, statusMet}, {105, statusMissed}} {
+		v := evaluate(fixture{workloads: []string{"S1-c64"}, modes: []string{"off", "sized"}, rounds: 1,
 			value: func(_, mode string, _ int) float64 {
 				if mode == "sized" {
 					return tt.sized
 				}
 				return 40
-			}}.results(), Target{Workload: "S1-c64", Metric: "throughput", Mode: "sized", Against: "off", Op: "<=", Limit: 1, Slack: 64})
+			}}.results(), target{Workload: "S1-c64", Metric: "throughput", Mode: "sized", Against: "off", Op: "<=", Limit: 1, Slack: 64})
 		if v.Status != tt.want {
 			t.Errorf("%v against 40 + 64: %s, want %s", tt.sized, v.Status, tt.want)
 		}
@@ -263,15 +263,15 @@ func TestBestPeerAndSlack(t *testing.T) {
 
 func TestAfterSpike(t *testing.T) {
 	t.Parallel()
-	m := Measurement{Spike: &SpikeFigures{After: []MemorySample{
-		{AfterSeconds: 5, RSSBytes: 100 * MiB, HeapInUseBytes: 50 * MiB},
-		{AfterSeconds: 30, RSSBytes: 80 * MiB, HeapInUseBytes: 20 * MiB},
+	m := measurement{Spike: &spikeFigures{After: []memorySample{
+		{AfterSeconds: 5, RSSBytes: 100 * mib, HeapInUseBytes: 50 * mib},
+		{AfterSeconds: 30, RSSBytes: 80 * mib, HeapInUseBytes: 20 * mib},
 	}}}
 	for key, want := range map[string]float64{"rss_5s": 100, "heap_5s": 50, "rss_30s": 80, "heap_30s": 20} {
-		if got := MetricByKey(key).Of(m); got != want {
+		if got := metricByKey(key).Of(m); got != want {
 			t.Errorf("%s = %v, want %v", key, got, want)
 		}
-		if got := MetricByKey(key).Of(Measurement{}); !math.IsNaN(got) {
+		if got := metricByKey(key).Of(measurement{}); !math.IsNaN(got) {
 			t.Errorf("%s of a run without a spike = %v, want NaN", key, got)
 		}
 	}
@@ -280,15 +280,15 @@ func TestAfterSpike(t *testing.T) {
 func TestTargetString(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		target Target
+		target target
 		want   string
 	}{
 		{tgt("mixed", "alloc", "sized", "off", "<=", 0.1), "sized/off allocated bytes per request ratio ≤ 0.10"},
 		{tgt("large", "gc", "sized", "off", "<=", 0.1), "sized/off GC cycles per 1,000 requests ratio ≤ 0.10"},
 		{tgt("large", "throughput", "sized", "off", ">=", 1.2), "sized/off throughput ratio ≥ 1.20"},
 		{tgt("mixed", "peak_rss", "sized", "syncpool", "<", 1), "sized peak RSS lower than syncpool (ratio < 1)"},
-		{tgt("S1-c64", "throughput", "sized", BestPeer, ">=", 1), "sized/best peer throughput ratio ≥ 1.00"},
-		{Target{Workload: "S2", Metric: "heap_5s", Mode: "sized", Against: "off", Op: "<=", Limit: 1, Slack: 64},
+		{tgt("S1-c64", "throughput", "sized", bestPeer, ">=", 1), "sized/best peer throughput ratio ≥ 1.00"},
+		{target{Workload: "S2", Metric: "heap_5s", Mode: "sized", Against: "off", Op: "<=", Limit: 1, Slack: 64},
 			"sized heap in use 5 s after the spike ≤ off + 64 MiB"},
 	}
 	for _, tt := range tests {
@@ -299,6 +299,6 @@ func TestTargetString(t *testing.T) {
 }
 
 // tgt is a Target without slack, written positionally.
-func tgt(workload, metric, mode, against, op string, limit float64) Target {
-	return Target{Workload: workload, Metric: metric, Mode: mode, Against: against, Op: op, Limit: limit}
+func tgt(workload, metric, mode, against, op string, limit float64) target {
+	return target{Workload: workload, Metric: metric, Mode: mode, Against: against, Op: op, Limit: limit}
 }

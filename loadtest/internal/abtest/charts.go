@@ -17,8 +17,8 @@ var modeColors = map[string]string{
 	"sized":      "#2f78c4",
 }
 
-// NamedChart is a chart and the file name it is written to.
-type NamedChart struct {
+// namedChart is a chart and the file name it is written to.
+type namedChart struct {
 	File  string // e.g. ratio-alloc.svg
 	Chart svgchart.Chart
 }
@@ -26,19 +26,19 @@ type NamedChart struct {
 // Charts returns two charts per metric: the median absolute figures of each
 // mode per workload (each workload on its own scale), and the ratios to the
 // baseline on one scale, with the target where there is one.
-func Charts(res *Results, s *Summary) []NamedChart {
-	var out []NamedChart
+func Charts(res *Results, s *summary) []namedChart {
+	var out []namedChart
 	rounds := fmt.Sprintf("median of %s, whiskers min–max", plural(res.Meta.Rounds, "round"))
 	if res.Meta.Rounds == 1 {
 		rounds = "one round"
 	}
-	better := func(m Metric) string {
+	better := func(m metric) string {
 		if m.Higher {
 			return "higher is better"
 		}
 		return "lower is better"
 	}
-	for _, m := range Metrics {
+	for _, m := range metrics {
 		abs := svgchart.Chart{
 			Title:    m.Name,
 			Subtitle: fmt.Sprintf("%s; %s; each workload on its own scale", m.Unit, rounds) + "; " + better(m),
@@ -53,7 +53,7 @@ func Charts(res *Results, s *Summary) []NamedChart {
 			Lines:    []svgchart.Line{{Value: 1, Label: Baseline + " = 1"}},
 			Format:   svgchart.Compact,
 		}
-		for _, t := range Targets {
+		for _, t := range targets {
 			if t.Metric == m.Key && t.Against == Baseline {
 				ratio.Lines = append(ratio.Lines, svgchart.Line{
 					Value: t.Limit,
@@ -78,7 +78,7 @@ func Charts(res *Results, s *Summary) []NamedChart {
 			ap := svgchart.Panel{Title: ws.Workload}
 			rp := svgchart.Panel{Title: ws.Workload}
 			for _, mode := range res.Meta.Modes {
-				ms, ok := modeSummary(ws, mode)
+				ms, ok := findModeSummary(ws, mode)
 				ap.Bars = append(ap.Bars, barOf(ms.Figures[m.Key], ok))
 				if mode != Baseline {
 					sp, has := ms.Ratios[m.Key]
@@ -91,21 +91,21 @@ func Charts(res *Results, s *Summary) []NamedChart {
 		if len(abs.Panels) == 0 {
 			continue
 		}
-		out = append(out, NamedChart{"abs-" + m.Key + ".svg", abs})
+		out = append(out, namedChart{"abs-" + m.Key + ".svg", abs})
 		if len(ratio.Series) > 0 {
-			out = append(out, NamedChart{"ratio-" + m.Key + ".svg", ratio})
+			out = append(out, namedChart{"ratio-" + m.Key + ".svg", ratio})
 		}
 	}
 	for _, ws := range s.Workloads {
 		if c, ok := scenarioChart(res, ws, rounds); ok {
-			out = append(out, NamedChart{"scenario-" + ws.Workload + ".svg", c})
+			out = append(out, namedChart{"scenario-" + ws.Workload + ".svg", c})
 		}
 	}
 	return out
 }
 
 // hasFigure reports whether any mode of ws has figures of metric key.
-func hasFigure(ws WorkloadSummary, key string) bool {
+func hasFigure(ws workloadSummary, key string) bool {
 	for _, ms := range ws.Modes {
 		if ms.Figures[key].N > 0 {
 			return true
@@ -118,8 +118,8 @@ func hasFigure(ws WorkloadSummary, key string) bool {
 // its table (each on its own scale), with the ratio of each mode to off
 // and of sized to the best peer, median over rounds with whiskers min–max.
 // Workloads that are not scenarios have none.
-func scenarioChart(res *Results, ws WorkloadSummary, rounds string) (svgchart.Chart, bool) {
-	if !slices.ContainsFunc(Scenarios, func(sc Scenario) bool { return sc.Name == ws.Workload }) {
+func scenarioChart(res *Results, ws workloadSummary, rounds string) (svgchart.Chart, bool) {
+	if !slices.ContainsFunc(scenarios, func(sc scenario) bool { return sc.Name == ws.Workload }) {
 		return svgchart.Chart{}, false
 	}
 	c := svgchart.Chart{
@@ -137,9 +137,9 @@ func scenarioChart(res *Results, ws WorkloadSummary, rounds string) (svgchart.Ch
 			c.Colors = append(c.Colors, modeColors[mode])
 		}
 	}
-	sized, hasSized := modeSummary(ws, "sized")
+	sized, hasSized := findModeSummary(ws, "sized")
 	if hasSized {
-		c.Series = append(c.Series, "sized ÷ "+BestPeer)
+		c.Series = append(c.Series, "sized ÷ "+bestPeer)
 		c.Colors = append(c.Colors, "#1b3f66")
 	}
 	for _, k := range columnsOf(ws) {
@@ -148,7 +148,7 @@ func scenarioChart(res *Results, ws WorkloadSummary, rounds string) (svgchart.Ch
 		}
 		p := svgchart.Panel{Title: columnTitles[k]}
 		for _, mode := range modes {
-			ms, ok := modeSummary(ws, mode)
+			ms, ok := findModeSummary(ws, mode)
 			sp, has := ms.Ratios[k]
 			p.Bars = append(p.Bars, barOf(sp, ok && has))
 		}
@@ -161,16 +161,16 @@ func scenarioChart(res *Results, ws WorkloadSummary, rounds string) (svgchart.Ch
 	return c, len(c.Series) > 0
 }
 
-func modeSummary(ws WorkloadSummary, mode string) (ModeSummary, bool) {
+func findModeSummary(ws workloadSummary, mode string) (modeSummary, bool) {
 	for _, ms := range ws.Modes {
 		if ms.Mode == mode {
 			return ms, true
 		}
 	}
-	return ModeSummary{}, false
+	return modeSummary{}, false
 }
 
-func barOf(s Spread, ok bool) svgchart.Bar {
+func barOf(s spread, ok bool) svgchart.Bar {
 	if !ok || s.N == 0 {
 		return svgchart.Bar{Value: math.NaN(), Low: math.NaN(), High: math.NaN()}
 	}

@@ -29,7 +29,7 @@ type load struct {
 // its read buffer, so the client, which shares the machine with the
 // server, allocates little of its own.
 type driver struct {
-	plan    *Plan
+	plan    *plan
 	workers []*worker
 	closers []func()
 }
@@ -46,7 +46,7 @@ const (
 // newDriver returns a driver of conns connections to the server at
 // baseURL, with streams requests in flight on each over h2c, or one over
 // HTTP/1.1 when streams is 0, whose requests end with ctx.
-func newDriver(ctx context.Context, baseURL string, plan *Plan, conns, streams int) (*driver, error) {
+func newDriver(ctx context.Context, baseURL string, plan *plan, conns, streams int) (*driver, error) {
 	d := &driver{plan: plan}
 	var clients []*http.Client
 	if streams > 0 {

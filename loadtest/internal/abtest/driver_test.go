@@ -31,9 +31,9 @@ func TestReadChecksum(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n, sum, err := readChecksum(tt.r, make([]byte, tt.buf), tt.limit)
-			if n != len(tt.want) || sum != Checksum([]byte(tt.want)) || !errors.Is(err, tt.wantErr) {
+			if n != len(tt.want) || sum != checksum([]byte(tt.want)) || !errors.Is(err, tt.wantErr) {
 				t.Errorf("readChecksum = %d, %08x, %v; want %d, %08x (of %q), %v",
-					n, sum, err, len(tt.want), Checksum([]byte(tt.want)), tt.want, tt.wantErr)
+					n, sum, err, len(tt.want), checksum([]byte(tt.want)), tt.want, tt.wantErr)
 			}
 		})
 	}

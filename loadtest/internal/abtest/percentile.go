@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// Percentile returns the p-th percentile (0 < p ≤ 100) of sorted by the
+// percentile returns the p-th percentile (0 < p ≤ 100) of sorted by the
 // nearest-rank method: the smallest value that at least p percent of the
 // values do not exceed. It returns 0 for no values. With 2,000 values,
 // p99.9 is the second largest.
-func Percentile(sorted []time.Duration, p float64) time.Duration {
+func percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
@@ -20,8 +20,8 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(max(rank, 1), len(sorted))-1]
 }
 
-// Latency summarizes the latencies of one run.
-type Latency struct {
+// latency summarizes the latencies of one run.
+type latency struct {
 	P50  float64 `json:"p50_ms"`
 	P99  float64 `json:"p99_ms"`
 	P999 float64 `json:"p99_9_ms"`
@@ -29,10 +29,10 @@ type Latency struct {
 	Mean float64 `json:"mean_ms"`
 }
 
-// LatencyOf sorts d in place and returns its percentiles in milliseconds.
-func LatencyOf(d []time.Duration) Latency {
+// latencyOf sorts d in place and returns its percentiles in milliseconds.
+func latencyOf(d []time.Duration) latency {
 	if len(d) == 0 {
-		return Latency{}
+		return latency{}
 	}
 	slices.Sort(d)
 	var sum time.Duration
@@ -40,18 +40,18 @@ func LatencyOf(d []time.Duration) Latency {
 		sum += v
 	}
 	ms := func(v time.Duration) float64 { return float64(v) / float64(time.Millisecond) }
-	return Latency{
-		P50:  ms(Percentile(d, 50)),
-		P99:  ms(Percentile(d, 99)),
-		P999: ms(Percentile(d, 99.9)),
+	return latency{
+		P50:  ms(percentile(d, 50)),
+		P99:  ms(percentile(d, 99)),
+		P999: ms(percentile(d, 99.9)),
 		Max:  ms(d[len(d)-1]),
 		Mean: ms(sum) / float64(len(d)),
 	}
 }
 
-// Median returns the median of vs, the mean of the middle two for an even
+// median returns the median of vs, the mean of the middle two for an even
 // count, ignoring NaNs; NaN when nothing is left. vs is not modified.
-func Median(vs []float64) float64 {
+func median(vs []float64) float64 {
 	s := make([]float64, 0, len(vs))
 	for _, v := range vs {
 		if !math.IsNaN(v) {

@@ -33,7 +33,7 @@ func TestPercentile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Percentile(tt.d, tt.p); got != tt.want {
+			if got := percentile(tt.d, tt.p); got != tt.want {
 				t.Errorf("Percentile(%d values, %v) = %v, want %v", len(tt.d), tt.p, got, tt.want)
 			}
 		})
@@ -43,12 +43,12 @@ func TestPercentile(t *testing.T) {
 func TestLatencyOf(t *testing.T) {
 	t.Parallel()
 	d := []time.Duration{4 * time.Millisecond, 1 * time.Millisecond, 3 * time.Millisecond, 2 * time.Millisecond}
-	got := LatencyOf(d)
-	want := Latency{P50: 2, P99: 4, P999: 4, Max: 4, Mean: 2.5}
+	got := latencyOf(d)
+	want := latency{P50: 2, P99: 4, P999: 4, Max: 4, Mean: 2.5}
 	if got != want {
 		t.Errorf("Summarize = %+v, want %+v", got, want)
 	}
-	if (LatencyOf(nil) != Latency{}) {
+	if (latencyOf(nil) != latency{}) {
 		t.Error("LatencyOf(nil) is not zero")
 	}
 }
@@ -68,15 +68,15 @@ func TestMedian(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Median(tt.vs); got != tt.want {
+			if got := median(tt.vs); got != tt.want {
 				t.Errorf("Median(%v) = %v, want %v", tt.vs, got, tt.want)
 			}
 		})
 	}
-	if got := Median([]float64{nan}); !math.IsNaN(got) {
+	if got := median([]float64{nan}); !math.IsNaN(got) {
 		t.Errorf("Median of only NaN = %v, want NaN", got)
 	}
-	if got := Median(nil); !math.IsNaN(got) {
+	if got := median(nil); !math.IsNaN(got) {
 		t.Errorf("Median(nil) = %v, want NaN", got)
 	}
 }

@@ -9,15 +9,15 @@ import (
 	"strings"
 )
 
-// ProcStatus holds the memory figures of /proc/PID/status, in bytes.
-type ProcStatus struct {
+// procStatus holds the memory figures of /proc/PID/status, in bytes.
+type procStatus struct {
 	PeakRSS int64 // VmHWM: the most resident memory the process ever had
 	RSS     int64 // VmRSS: resident memory now
 }
 
-// ParseProcStatus reads VmHWM and VmRSS from the text of /proc/PID/status.
-func ParseProcStatus(r io.Reader) (ProcStatus, error) {
-	var st ProcStatus
+// parseProcStatus reads VmHWM and VmRSS from the text of /proc/PID/status.
+func parseProcStatus(r io.Reader) (procStatus, error) {
+	var st procStatus
 	var seen int
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
@@ -51,14 +51,14 @@ func ParseProcStatus(r io.Reader) (ProcStatus, error) {
 	return st, nil
 }
 
-// ReadProcStatus reads the memory figures of process pid (Linux only).
-func ReadProcStatus(pid int) (ProcStatus, error) {
+// readProcStatus reads the memory figures of process pid (Linux only).
+func readProcStatus(pid int) (procStatus, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return ProcStatus{}, err
+		return procStatus{}, err
 	}
 	defer f.Close()
-	return ParseProcStatus(f)
+	return parseProcStatus(f)
 }
 
 // LoadAverage returns the first three fields of /proc/loadavg (the 1, 5

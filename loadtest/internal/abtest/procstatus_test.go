@@ -11,13 +11,13 @@ func TestParseProcStatus(t *testing.T) {
 	tests := []struct {
 		name    string
 		text    string
-		want    ProcStatus
+		want    procStatus
 		wantErr bool
 	}{
 		{
 			name: "linux",
 			text: "Name:\tdemo-server\nVmPeak:\t 1265284 kB\nVmHWM:\t   40960 kB\nVmRSS:\t   12288 kB\nThreads:\t7\n",
-			want: ProcStatus{PeakRSS: 40960 << 10, RSS: 12288 << 10},
+			want: procStatus{PeakRSS: 40960 << 10, RSS: 12288 << 10},
 		},
 		{name: "missing", text: "Name:\tx\nVmRSS:\t 1 kB\n", wantErr: true},
 		{name: "bad unit", text: "VmHWM:\t 1 MB\nVmRSS:\t 1 kB\n", wantErr: true},
@@ -25,7 +25,7 @@ func TestParseProcStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseProcStatus(strings.NewReader(tt.text))
+			got, err := parseProcStatus(strings.NewReader(tt.text))
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %t", err, tt.wantErr)
 			}
@@ -41,7 +41,7 @@ func TestReadProcStatusSelf(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("no /proc here")
 	}
-	st, err := ReadProcStatus(os.Getpid())
+	st, err := readProcStatus(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}

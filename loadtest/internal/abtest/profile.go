@@ -18,7 +18,7 @@ type ProfileConfig struct {
 	ServerBin  string
 	ServerArgs []string
 	Modes      []string
-	Scenario   Scenario
+	Scenario   scenario
 	Requests   int // requests per pass of the load; the load repeats passes until the CPU profile is done
 	Warmup     int
 	Seconds    int // length of the CPU profile
@@ -45,7 +45,7 @@ func Profile(ctx context.Context, cfg ProfileConfig) ([]string, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	plan := NewPlan(cfg.Scenario.Workload, cfg.Requests, cfg.Seed)
+	plan := newPlan(cfg.Scenario.Workload, cfg.Requests, cfg.Seed)
 	var files []string
 	for _, mode := range cfg.Modes {
 		fmt.Fprintf(progress, "profiling %s %s for %ds ", cfg.Scenario.Name, mode, cfg.Seconds)
@@ -60,7 +60,7 @@ func Profile(ctx context.Context, cfg ProfileConfig) ([]string, error) {
 	return files, nil
 }
 
-func profileOne(ctx context.Context, cfg ProfileConfig, mode string, plan *Plan) ([]string, int, error) {
+func profileOne(ctx context.Context, cfg ProfileConfig, mode string, plan *plan) ([]string, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(cfg.Seconds)*time.Second+5*time.Minute)
 	defer cancel()
 	args := []string{"-pool", mode, "-pprof"}

@@ -29,7 +29,7 @@ var modeMeanings = []struct{ mode, meaning string }{
 // per chart into dir, creating it if needed.
 func WriteReport(dir string, res *Results) error {
 	if res.Summary == nil {
-		res.Summary = Summarize(res)
+		res.Summary = summarize(res)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -39,13 +39,13 @@ func WriteReport(dir string, res *Results) error {
 		return err
 	}
 	charts := Charts(res, res.Summary)
-	html, err := HTML(res, charts)
+	html, err := htmlReport(res, charts)
 	if err != nil {
 		return err
 	}
 	files := map[string][]byte{
 		"results.json": append(js, '\n'),
-		"report.md":    []byte(Markdown(res, charts)),
+		"report.md":    []byte(markdown(res, charts)),
 		"report.html":  html,
 	}
 	for _, c := range charts {
@@ -71,13 +71,13 @@ func headline(res *Results) string {
 	default:
 		var missed []string
 		for _, v := range s.Verdicts {
-			if v.Status == StatusMissed {
+			if v.Status == statusMissed {
 				missed = append(missed, v.Target.Workload+": "+v.Target.String())
 			}
 		}
 		fmt.Fprintf(&b, "%d of %d targets judged were met; missed: %s.", s.Met, s.Judged, strings.Join(missed, "; "))
 	}
-	if n := len(Targets) - s.Judged; n > 0 {
+	if n := len(targets) - s.Judged; n > 0 {
 		fmt.Fprintf(&b, " %d targets were not judged because their workload or mode was not run.", n)
 	}
 	if res.Meta.Interrupted {
@@ -146,7 +146,7 @@ func commandNote(cmd string) string {
 }
 
 // clientNote reports what the load generator allocated per request.
-func clientNote(s *Summary) string {
+func clientNote(s *summary) string {
 	var worst float64
 	for _, ws := range s.Workloads {
 		for _, ms := range ws.Modes {
@@ -157,9 +157,9 @@ func clientNote(s *Summary) string {
 		formatBytes(worst))
 }
 
-// Markdown renders the report as Markdown; the charts are linked as the
+// markdown renders the report as markdown; the charts are linked as the
 // SVG files WriteReport writes beside it.
-func Markdown(res *Results, charts []NamedChart) string {
+func markdown(res *Results, charts []namedChart) string {
 	s := res.Summary
 	var b strings.Builder
 	b.WriteString("# bodypool A/B load test: demo-server pool modes\n\n")
@@ -273,7 +273,7 @@ func toHTML(t table) htmlTable {
 		for i, c := range r {
 			class := "num"
 			switch {
-			case strings.HasPrefix(c, StatusMet):
+			case strings.HasPrefix(c, statusMet):
 				class = "met"
 			case strings.HasPrefix(c, "MISSED"):
 				class = "missed"
@@ -287,8 +287,8 @@ func toHTML(t table) htmlTable {
 	return h
 }
 
-// HTML renders the report as one HTML page with the charts inline.
-func HTML(res *Results, charts []NamedChart) ([]byte, error) {
+// htmlReport renders the report as one htmlReport page with the charts inline.
+func htmlReport(res *Results, charts []namedChart) ([]byte, error) {
 	type workload struct {
 		Title            string
 		Abs, Ratio, Peer htmlTable

@@ -22,7 +22,7 @@ func sampleResults() *Results {
 	res.Meta.Described["small"] = "1 KiB bodies"
 	res.Meta.Described["mixed"] = "60% 1 KiB | the rest"
 	res.Meta.Requests, res.Meta.Concurrency, res.Meta.LoadBefore, res.Meta.LoadAfter = 1000, 8, "3.01 2.00 1.00", "4.00 3.00 2.00"
-	res.Summary = Summarize(res)
+	res.Summary = summarize(res)
 	return res
 }
 
@@ -30,7 +30,7 @@ func sampleResults() *Results {
 // per metric but those of the spike.
 func plainCharts() int {
 	n := 0
-	for _, m := range Metrics {
+	for _, m := range metrics {
 		if !isSpikeMetric(m.Key) {
 			n += 2
 		}
@@ -52,17 +52,17 @@ func scenarioResults() *Results {
 	}.results()
 	for i := range res.Runs {
 		if r := &res.Runs[i]; r.Workload == "S2" {
-			r.Spike = &SpikeFigures{Requests: 512, After: []MemorySample{
+			r.Spike = &spikeFigures{Requests: 512, After: []memorySample{
 				{AfterSeconds: 5, RSSBytes: r.PeakRSSBytes / 2, HeapInUseBytes: float64(r.PeakRSSBytes) / 4},
 				{AfterSeconds: 30, RSSBytes: r.PeakRSSBytes / 3, HeapInUseBytes: float64(r.PeakRSSBytes) / 8},
 			}}
 		}
 	}
 	res.Meta.SpikeWaits = []float64{5, 30}
-	for _, sc := range Scenarios {
+	for _, sc := range scenarios {
 		res.Meta.Described[sc.Name] = sc.Description
 	}
-	res.Summary = Summarize(res)
+	res.Summary = summarize(res)
 	return res
 }
 
@@ -80,7 +80,7 @@ func TestScenarioReport(t *testing.T) {
 			t.Errorf("no chart %s among %s", want, all)
 		}
 	}
-	md := Markdown(res, charts)
+	md := markdown(res, charts)
 	for _, want := range []string{
 		"Ratio to the best peer",
 		"| mode | req/s | p99 ms | alloc/req | peak RSS MiB | RSS +5 s MiB | heap +5 s MiB | RSS +30 s MiB | heap +30 s MiB | pool hits | errors |",
@@ -101,7 +101,7 @@ func TestScenarioReport(t *testing.T) {
 	if strings.Contains(md, "NaN") || strings.Contains(md, "%!") {
 		t.Errorf("Markdown has a formatting error:\n%s", md)
 	}
-	page, err := HTML(res, charts)
+	page, err := htmlReport(res, charts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestScenarioReport(t *testing.T) {
 func TestMarkdown(t *testing.T) {
 	t.Parallel()
 	res := sampleResults()
-	md := Markdown(res, Charts(res, res.Summary))
+	md := markdown(res, Charts(res, res.Summary))
 	for _, want := range []string{
 		"# bodypool A/B load test",
 		"share one 2-core machine",
@@ -139,7 +139,7 @@ func TestHTML(t *testing.T) {
 	t.Parallel()
 	res := sampleResults()
 	charts := Charts(res, res.Summary)
-	page, err := HTML(res, charts)
+	page, err := htmlReport(res, charts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestHeadline(t *testing.T) {
 	if h := headline(res); !strings.Contains(h, "interrupted") {
 		t.Errorf("headline of an interrupted run: %q", h)
 	}
-	empty := &Results{Summary: &Summary{}}
+	empty := &Results{Summary: &summary{}}
 	if h := headline(empty); !strings.Contains(h, "No target could be judged") {
 		t.Errorf("headline of nothing: %q", h)
 	}
@@ -207,9 +207,9 @@ func TestFormatting(t *testing.T) {
 		{formatRatio(12.34), "12.3"},
 		{formatRatio(0), "0"},
 		{formatRatio(nan), "n/a"},
-		{formatSpread(Spread{Min: 0.5, Median: 0.6, Max: 0.7, N: 3}), "0.60 (0.50–0.70)"},
-		{formatSpread(Spread{Min: 0.5, Median: 0.5, Max: 0.5, N: 1}), "0.50"},
-		{formatSpread(Spread{N: 0}), "n/a"},
+		{formatSpread(spread{Min: 0.5, Median: 0.6, Max: 0.7, N: 3}), "0.60 (0.50–0.70)"},
+		{formatSpread(spread{Min: 0.5, Median: 0.5, Max: 0.5, N: 1}), "0.50"},
+		{formatSpread(spread{N: 0}), "n/a"},
 		{formatBytes(512), "512 B"},
 		{formatBytes(1536), "1.5 KiB"},
 		{formatBytes(200 << 10), "200 KiB"},

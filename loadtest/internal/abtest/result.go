@@ -8,15 +8,15 @@ import (
 )
 
 // Results is everything a harness run recorded: how it ran, and one
-// Measurement per mode, workload and round. It is what results.json holds.
+// measurement per mode, workload and round. It is what results.json holds.
 type Results struct {
-	Meta    Meta          `json:"meta"`
-	Runs    []Measurement `json:"runs"`
-	Summary *Summary      `json:"summary,omitempty"`
+	Meta    meta          `json:"meta"`
+	Runs    []measurement `json:"runs"`
+	Summary *summary      `json:"summary,omitempty"`
 }
 
-// Meta describes the harness run.
-type Meta struct {
+// meta describes the harness run.
+type meta struct {
 	Command     string    `json:"command"`
 	Started     time.Time `json:"started"`
 	Finished    time.Time `json:"finished"`
@@ -46,8 +46,8 @@ type Meta struct {
 	ServerArgs  []string          `json:"server_args"`
 }
 
-// Measurement holds the figures of one server process under one workload.
-type Measurement struct {
+// measurement holds the figures of one server process under one workload.
+type measurement struct {
 	Mode     string    `json:"mode"`
 	Workload string    `json:"workload"`
 	Round    int       `json:"round"`
@@ -66,7 +66,7 @@ type Measurement struct {
 
 	Seconds    float64 `json:"seconds"`
 	Throughput float64 `json:"throughput_rps"`
-	Latency    Latency `json:"latency"`
+	Latency    latency `json:"latency"`
 
 	// Server figures from /metrics, as differences over the measured
 	// requests. AllocBytes has the cost of one scrape taken off.
@@ -89,20 +89,20 @@ type Measurement struct {
 	// Spike holds the figures of the spike of a spike-then-small scenario;
 	// the other figures are then those of the small phase after it, but
 	// for the peak RSS, which covers the spike.
-	Spike *SpikeFigures `json:"spike,omitempty"`
+	Spike *spikeFigures `json:"spike,omitempty"`
 }
 
 // spikeErrors is the number of failed spike requests.
-func (m Measurement) spikeErrors() int {
+func (m measurement) spikeErrors() int {
 	if m.Spike == nil {
 		return 0
 	}
 	return m.Spike.Errors
 }
 
-// SpikeFigures describe the spike of a spike-then-small run and the
+// spikeFigures describe the spike of a spike-then-small run and the
 // server's memory after it.
-type SpikeFigures struct {
+type spikeFigures struct {
 	Requests   int     `json:"requests"`
 	BodyBytes  int64   `json:"body_bytes"`
 	Errors     int     `json:"errors"`
@@ -111,21 +111,21 @@ type SpikeFigures struct {
 	// PeakRSSBytes is VmHWM right after the spike.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 	// After holds one sample per Config.SpikeWaits, in order.
-	After []MemorySample `json:"after"`
+	After []memorySample `json:"after"`
 }
 
-// MemorySample is the server's memory some time after a spike ended.
-type MemorySample struct {
+// memorySample is the server's memory some time after a spike ended.
+type memorySample struct {
 	AfterSeconds   float64 `json:"after_seconds"`
 	RSSBytes       int64   `json:"rss_bytes"`        // VmRSS
 	HeapInUseBytes float64 `json:"heap_inuse_bytes"` // go_memstats_heap_inuse_bytes
 }
 
-// Figure is a float64 that encodes NaN and infinities as JSON null.
-type Figure float64
+// figure is a float64 that encodes NaN and infinities as JSON null.
+type figure float64
 
 // MarshalJSON implements json.Marshaler.
-func (f Figure) MarshalJSON() ([]byte, error) {
+func (f figure) MarshalJSON() ([]byte, error) {
 	v := float64(f)
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return []byte("null"), nil
@@ -134,15 +134,15 @@ func (f Figure) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON implements json.Unmarshaler; null is NaN.
-func (f *Figure) UnmarshalJSON(b []byte) error {
+func (f *figure) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
-		*f = Figure(math.NaN())
+		*f = figure(math.NaN())
 		return nil
 	}
 	var v float64
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	*f = Figure(v)
+	*f = figure(v)
 	return nil
 }

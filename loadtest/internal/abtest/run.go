@@ -26,7 +26,7 @@ type Config struct {
 	// Workloads run over HTTP/1.1 from Concurrency connections each, before
 	// the Scenarios, which say their own connections.
 	Workloads   []Workload
-	Scenarios   []Scenario
+	Scenarios   []scenario
 	Requests    int // measured requests per run, unless a scenario says
 	Warmup      int // requests before measuring, not counted
 	Concurrency int
@@ -91,10 +91,10 @@ func (c *Config) validate() error {
 
 // scenarios returns every scenario of the run: the workloads over
 // HTTP/1.1 at Concurrency first, under their own names, then Scenarios.
-func (c *Config) scenarios() []Scenario {
-	var out []Scenario
+func (c *Config) scenarios() []scenario {
+	var out []scenario
 	for _, w := range c.Workloads {
-		out = append(out, Scenario{Name: w.Name, Description: w.Description, Workload: w, Conns: c.Concurrency})
+		out = append(out, scenario{Name: w.Name, Description: w.Description, Workload: w, Conns: c.Concurrency})
 	}
 	for _, s := range c.Scenarios {
 		if s.Spike != nil && c.SpikeRequests > 0 {
@@ -109,8 +109,8 @@ func (c *Config) scenarios() []Scenario {
 
 // run is one scenario's plans, made once for all modes and rounds.
 type run struct {
-	Scenario
-	plan, spike *Plan
+	scenario
+	plan, spike *plan
 }
 
 // Run runs every round, workload and mode in turn and returns the results
@@ -124,13 +124,13 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		cfg.RunTimeout = 5 * time.Minute
 	}
 	if len(cfg.SpikeWaits) == 0 {
-		cfg.SpikeWaits = DefaultSpikeWaits
+		cfg.SpikeWaits = defaultSpikeWaits
 	}
 	progress := cfg.Progress
 	if progress == nil {
 		progress = io.Discard
 	}
-	res := &Results{Meta: Meta{
+	res := &Results{Meta: meta{
 		Started:     time.Now().UTC(),
 		GoVersion:   runtime.Version(),
 		OS:          runtime.GOOS,
@@ -148,9 +148,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}}
 	var plans []*run
 	for _, sc := range cfg.scenarios() {
-		r := &run{Scenario: sc, plan: NewPlan(sc.Workload, cmp.Or(sc.Requests, cfg.Requests), cfg.Seed)}
+		r := &run{scenario: sc, plan: newPlan(sc.Workload, cmp.Or(sc.Requests, cfg.Requests), cfg.Seed)}
 		if sc.Spike != nil {
-			r.spike = NewPlan(sc.Spike.Workload, sc.Spike.Requests, cfg.Seed)
+			r.spike = newPlan(sc.Spike.Workload, sc.Spike.Requests, cfg.Seed)
 			for _, w := range cfg.SpikeWaits {
 				res.Meta.SpikeWaits = append(res.Meta.SpikeWaits, w.Seconds())
 			}
@@ -198,18 +198,18 @@ loop:
 	if runErr != nil {
 		res.Meta.Error = runErr.Error()
 	}
-	res.Summary = Summarize(res)
+	res.Summary = summarize(res)
 	return res, runErr
 }
 
-func progressLine(r Measurement) string {
+func progressLine(r measurement) string {
 	s := fmt.Sprintf("%7.0f req/s  p50 %6.2f ms  p99 %7.2f ms  alloc %8s/req  gc %6.1f/1k  peak RSS %6.1f MiB  cpu %6.0f µs/req",
 		r.Throughput, r.Latency.P50, r.Latency.P99, formatBytes(r.AllocPerRequest), r.GCPer1000,
-		float64(r.PeakRSSBytes)/MiB, r.CPUPerRequestUs)
+		float64(r.PeakRSSBytes)/mib, r.CPUPerRequestUs)
 	if sp := r.Spike; sp != nil {
 		s += fmt.Sprintf("  spike %d in %.1fs", sp.Requests, sp.Seconds)
 		for _, a := range sp.After {
-			s += fmt.Sprintf("  +%.0fs: RSS %.0f MiB heap %.0f MiB", a.AfterSeconds, float64(a.RSSBytes)/MiB, a.HeapInUseBytes/MiB)
+			s += fmt.Sprintf("  +%.0fs: RSS %.0f MiB heap %.0f MiB", a.AfterSeconds, float64(a.RSSBytes)/mib, a.HeapInUseBytes/mib)
 		}
 	}
 	if errs := r.Errors + r.WarmupErrors + r.spikeErrors(); errs > 0 {
@@ -221,10 +221,10 @@ func progressLine(r Measurement) string {
 // runOne starts a fresh server for mode, warms it up, sends the spike if
 // the scenario has one, measures the plan's requests, samples the memory
 // after the spike, and stops the server, whatever happens.
-func runOne(ctx context.Context, cfg Config, mode string, plan *run, round int) (Measurement, error) {
+func runOne(ctx context.Context, cfg Config, mode string, plan *run, round int) (measurement, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.RunTimeout)
 	defer cancel()
-	r := Measurement{Mode: mode, Workload: plan.Name, Round: round, Started: time.Now().UTC(),
+	r := measurement{Mode: mode, Workload: plan.Name, Round: round, Started: time.Now().UTC(),
 		Requests: len(plan.plan.Items), BodyBytes: plan.plan.TotalBytes(), Concurrency: plan.Conns, Streams: plan.Streams}
 
 	args := []string{"-pool", mode}
@@ -297,7 +297,7 @@ func runOne(ctx context.Context, cfg Config, mode string, plan *run, round int) 
 			r.Spike.After = append(r.Spike.After, a)
 		}
 	}
-	st, err := ReadProcStatus(srv.PID())
+	st, err := readProcStatus(srv.PID())
 	if err != nil {
 		return r, fmt.Errorf("abtest: reading the server's memory: %w", err)
 	}
@@ -310,7 +310,7 @@ func runOne(ctx context.Context, cfg Config, mode string, plan *run, round int) 
 	}
 	r.Seconds = l.Elapsed.Seconds()
 	r.Throughput = n / r.Seconds
-	r.Latency = LatencyOf(l.Latencies)
+	r.Latency = latencyOf(l.Latencies)
 	r.ScrapeAllocBytes = max(s1.alloc-s0.alloc, 0)
 	r.AllocBytes = max(s2.alloc-s1.alloc-r.ScrapeAllocBytes, 0)
 	r.AllocPerRequest = r.AllocBytes / n
@@ -327,18 +327,18 @@ func runOne(ctx context.Context, cfg Config, mode string, plan *run, round int) 
 
 // runSpike sends the spike of plan from connections of its own, as many as
 // the scenario's, closed when it is done.
-func runSpike(ctx context.Context, srv *demoproc.Server, plan *run) (*SpikeFigures, error) {
+func runSpike(ctx context.Context, srv *demoproc.Server, plan *run) (*spikeFigures, error) {
 	d, err := newDriver(ctx, srv.URL, plan.spike, plan.Conns, plan.Streams)
 	if err != nil {
 		return nil, err
 	}
 	defer d.close()
 	l := d.run(ctx, 0, len(plan.spike.Items))
-	st, err := ReadProcStatus(srv.PID())
+	st, err := readProcStatus(srv.PID())
 	if err != nil {
 		return nil, fmt.Errorf("abtest: reading the server's memory: %w", err)
 	}
-	return &SpikeFigures{
+	return &spikeFigures{
 		Requests:     len(plan.spike.Items),
 		BodyBytes:    plan.spike.TotalBytes(),
 		Errors:       l.Errors,
@@ -349,16 +349,16 @@ func runSpike(ctx context.Context, srv *demoproc.Server, plan *run) (*SpikeFigur
 }
 
 // sampleMemory reads the server's resident memory and Go heap in use.
-func sampleMemory(ctx context.Context, scraper *http.Client, srv *demoproc.Server, since time.Time) (MemorySample, error) {
+func sampleMemory(ctx context.Context, scraper *http.Client, srv *demoproc.Server, since time.Time) (memorySample, error) {
 	s, err := scrape(ctx, scraper, srv.URL)
 	if err != nil {
-		return MemorySample{}, err
+		return memorySample{}, err
 	}
-	st, err := ReadProcStatus(srv.PID())
+	st, err := readProcStatus(srv.PID())
 	if err != nil {
-		return MemorySample{}, fmt.Errorf("abtest: reading the server's memory: %w", err)
+		return memorySample{}, fmt.Errorf("abtest: reading the server's memory: %w", err)
 	}
-	return MemorySample{AfterSeconds: time.Since(since).Seconds(), RSSBytes: st.RSS, HeapInUseBytes: s.heapInUse}, nil
+	return memorySample{AfterSeconds: time.Since(since).Seconds(), RSSBytes: st.RSS, HeapInUseBytes: s.heapInUse}, nil
 }
 
 // sleepUntil waits until t or the end of ctx.
@@ -418,14 +418,14 @@ func snapshotOf(ss demoproc.Metrics) (snapshot, error) {
 // formatBytes writes a byte count with a binary unit.
 func formatBytes(v float64) string {
 	switch {
-	case v >= 10*MiB:
-		return fmt.Sprintf("%.0f MiB", v/MiB)
-	case v >= MiB:
-		return fmt.Sprintf("%.2f MiB", v/MiB)
-	case v >= 10*KiB:
-		return fmt.Sprintf("%.0f KiB", v/KiB)
-	case v >= KiB:
-		return fmt.Sprintf("%.1f KiB", v/KiB)
+	case v >= 10*mib:
+		return fmt.Sprintf("%.0f MiB", v/mib)
+	case v >= mib:
+		return fmt.Sprintf("%.2f MiB", v/mib)
+	case v >= 10*kib:
+		return fmt.Sprintf("%.0f KiB", v/kib)
+	case v >= kib:
+		return fmt.Sprintf("%.1f KiB", v/kib)
 	}
 	return fmt.Sprintf("%.0f B", v)
 }

@@ -96,9 +96,9 @@ func TestRunScenarios(t *testing.T) {
 	cfg := fakeConfig(t)
 	cfg.Workloads = nil
 	small, _ := LookupWorkloads("small")
-	cfg.Scenarios = []Scenario{
+	cfg.Scenarios = []scenario{
 		{Name: "h2", Workload: small[0], Conns: 2, Streams: 3},
-		{Name: "spike", Workload: small[0], Conns: 3, Requests: 20, Spike: &Spike{Workload: Workload{"64k", "", fixedSizes(64 * KiB)}, Requests: 7}},
+		{Name: "spike", Workload: small[0], Conns: 3, Requests: 20, Spike: &spike{Workload: Workload{"64k", "", fixedSizes(64 * kib)}, Requests: 7}},
 	}
 	cfg.SpikeWaits = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond}
 	res, err := Run(context.Background(), cfg)
@@ -120,7 +120,7 @@ func TestRunScenarios(t *testing.T) {
 			}
 		case "spike":
 			sp := r.Spike
-			if r.Requests != 20 || sp == nil || sp.Requests != 7 || sp.BodyBytes != 7*64*KiB || len(sp.After) != 2 {
+			if r.Requests != 20 || sp == nil || sp.Requests != 7 || sp.BodyBytes != 7*64*kib || len(sp.After) != 2 {
 				t.Fatalf("%s: %d requests, spike %+v", name, r.Requests, sp)
 			}
 			for i, a := range sp.After {
@@ -133,7 +133,7 @@ func TestRunScenarios(t *testing.T) {
 	if got := res.Meta.SpikeWaits; len(got) != 2 || got[0] != 0.05 {
 		t.Errorf("Meta.SpikeWaits = %v", got)
 	}
-	if heap := MetricByKey("heap_5s").Of(res.Runs[len(res.Runs)-1]); math.IsNaN(heap) || heap <= 0 {
+	if heap := metricByKey("heap_5s").Of(res.Runs[len(res.Runs)-1]); math.IsNaN(heap) || heap <= 0 {
 		t.Errorf("heap after the spike: %v", heap)
 	}
 }
@@ -145,7 +145,7 @@ func TestProfileAgainstFakeServer(t *testing.T) {
 	files, err := Profile(context.Background(), ProfileConfig{
 		ServerBin: os.Args[0], ServerEnv: []string{"ABTEST_FAKE_SERVER=1"},
 		Modes: []string{"off", "sized"}, Requests: 20, Warmup: 5, Seconds: 1, Dir: dir,
-		Scenario: Scenario{Name: "S0", Workload: small[0], Conns: 2},
+		Scenario: scenario{Name: "S0", Workload: small[0], Conns: 2},
 	})
 	if err != nil {
 		t.Fatal(err)

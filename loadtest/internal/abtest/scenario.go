@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-// A Scenario is one load shape of the comparison: a workload sent from a
+// A scenario is one load shape of the comparison: a workload sent from a
 // number of connections over HTTP/1.1 or HTTP/2 without TLS (h2c), or the
 // spike-then-small sequence. Its Name keys its figures in Results, where
-// Measurement.Workload holds it, so the analysis treats a scenario as a
+// measurement.Workload holds it, so the analysis treats a scenario as a
 // workload of its own.
-type Scenario struct {
+type scenario struct {
 	Name        string
 	Description string
 	Workload    Workload
@@ -26,51 +26,51 @@ type Scenario struct {
 	// Spike, when set, makes the scenario a spike then small: the spike's
 	// requests first, then the measured requests of Workload, then samples
 	// of the server's memory at Config.SpikeWaits after the spike ended.
-	Spike *Spike
+	Spike *spike
 }
 
-// Spike is the burst of large bodies that starts a spike-then-small
+// spike is the burst of large bodies that starts a spike-then-small
 // scenario. It is sent from the scenario's connections.
-type Spike struct {
+type spike struct {
 	Workload Workload
 	Requests int // Config.SpikeRequests overrides it when set
 }
 
 // concurrency is the number of requests the scenario keeps in flight.
-func (s Scenario) concurrency() int { return s.Conns * max(s.Streams, 1) }
+func (s scenario) concurrency() int { return s.Conns * max(s.Streams, 1) }
 
 // Workloads of the scenarios beyond the named ones.
 var (
-	spikeWorkload = Workload{"spike", "4 MiB bodies", fixedSizes(4 * MiB)}
-	smallMix      = Workload{"smallmix", "log-uniform 512 B – 16 KiB", logUniformSizes(512, 16*KiB)}
+	spikeWorkload = Workload{"spike", "4 MiB bodies", fixedSizes(4 * mib)}
+	smallMix      = Workload{"smallmix", "log-uniform 512 B – 16 KiB", logUniformSizes(512, 16*kib)}
 )
 
 // Default waits of the spike scenario: memory is sampled this long after
 // the last spike request was answered.
-var DefaultSpikeWaits = []time.Duration{5 * time.Second, 30 * time.Second}
+var defaultSpikeWaits = []time.Duration{5 * time.Second, 30 * time.Second}
 
-// Scenarios are the load scenarios of issue 14, in report order. Their
+// scenarios are the load scenarios of issue 14, in report order. Their
 // names are what -scenarios takes; S1 stands for all three of S1's
 // concurrencies.
-var Scenarios = func() []Scenario {
+var scenarios = func() []scenario {
 	lu, _ := LookupWorkloads("loguniform")
-	var ss []Scenario
+	var ss []scenario
 	for _, c := range []int{8, 64, 256} {
-		ss = append(ss, Scenario{
+		ss = append(ss, scenario{
 			Name:        fmt.Sprintf("S1-c%d", c),
 			Description: fmt.Sprintf("steady log-uniform mix 1 KiB – 1 MiB over HTTP/1.1, %d connections", c),
 			Workload:    lu[0], Conns: c,
 		})
 	}
 	ss = append(ss,
-		Scenario{
+		scenario{
 			Name: "S2",
 			Description: "spike then small: 4 MiB bodies from 64 HTTP/1.1 connections, then log-uniform 512 B – 16 KiB " +
 				"from 64 connections (throughput and latency of the small phase; memory sampled after the spike)",
 			Workload: smallMix, Conns: 64, Requests: 20000, // small bodies: enough for a throughput figure
-			Spike: &Spike{Workload: spikeWorkload, Requests: 512},
+			Spike: &spike{Workload: spikeWorkload, Requests: 512},
 		},
-		Scenario{
+		scenario{
 			Name:        "S3",
 			Description: "the log-uniform mix 1 KiB – 1 MiB over h2c, 16 connections × 16 concurrent streams",
 			Workload:    lu[0], Conns: 16, Streams: 16,
@@ -82,15 +82,15 @@ var Scenarios = func() []Scenario {
 // LookupScenarios returns the scenarios named in a comma-separated list, in
 // the order of the list. A name is a scenario's, or its prefix before the
 // dash: S1 is S1-c8, S1-c64 and S1-c256.
-func LookupScenarios(names string) ([]Scenario, error) {
-	var out []Scenario
+func LookupScenarios(names string) ([]scenario, error) {
+	var out []scenario
 	for name := range strings.SplitSeq(names, ",") {
 		name = strings.TrimSpace(name)
 		if name == "" {
 			continue
 		}
 		found := false
-		for _, s := range Scenarios {
+		for _, s := range scenarios {
 			if strings.EqualFold(s.Name, name) || strings.EqualFold(strings.SplitN(s.Name, "-", 2)[0], name) {
 				out = append(out, s)
 				found = true
@@ -98,7 +98,7 @@ func LookupScenarios(names string) ([]Scenario, error) {
 		}
 		if !found {
 			var all []string
-			for _, s := range Scenarios {
+			for _, s := range scenarios {
 				all = append(all, s.Name)
 			}
 			return nil, fmt.Errorf("unknown scenario %q: want some of S1, %s", name, strings.Join(all, ", "))

@@ -55,7 +55,7 @@ var spikeMetrics = []string{"throughput", "p99", "alloc", "peak_rss", "rss_5s", 
 
 // columnsOf returns the table columns of a workload's summary: those of a
 // spike scenario when any of its runs had a spike.
-func columnsOf(ws WorkloadSummary) []string {
+func columnsOf(ws workloadSummary) []string {
 	for _, ms := range ws.Modes {
 		if ms.Figures["rss_5s"].N > 0 {
 			return spikeMetrics
@@ -80,7 +80,7 @@ var columnTitles = map[string]string{
 }
 
 // absoluteTable shows each mode's median figures under one workload.
-func absoluteTable(ws WorkloadSummary) table {
+func absoluteTable(ws workloadSummary) table {
 	cols := columnsOf(ws)
 	t := table{Header: []string{"mode"}, Left: map[int]bool{0: true}}
 	for _, k := range cols {
@@ -103,16 +103,16 @@ func absoluteTable(ws WorkloadSummary) table {
 }
 
 // ratioTable shows each mode's ratios to the baseline under one workload.
-func ratioTable(ws WorkloadSummary) table {
-	return ratiosTable(ws, func(ms ModeSummary) map[string]Spread { return ms.Ratios })
+func ratioTable(ws workloadSummary) table {
+	return ratiosTable(ws, func(ms modeSummary) map[string]spread { return ms.Ratios })
 }
 
 // peerTable shows each mode's ratios to the best peer under one workload.
-func peerTable(ws WorkloadSummary) table {
-	return ratiosTable(ws, func(ms ModeSummary) map[string]Spread { return ms.PeerRatios })
+func peerTable(ws workloadSummary) table {
+	return ratiosTable(ws, func(ms modeSummary) map[string]spread { return ms.PeerRatios })
 }
 
-func ratiosTable(ws WorkloadSummary, ratios func(ModeSummary) map[string]Spread) table {
+func ratiosTable(ws workloadSummary, ratios func(modeSummary) map[string]spread) table {
 	cols := columnsOf(ws)
 	t := table{Header: []string{"mode"}, Left: map[int]bool{0: true}}
 	for _, k := range cols {
@@ -133,14 +133,14 @@ func ratiosTable(ws WorkloadSummary, ratios func(ModeSummary) map[string]Spread)
 }
 
 // verdictTable lists every judged target.
-func verdictTable(s *Summary) table {
+func verdictTable(s *summary) table {
 	t := table{
 		Header: []string{"workload", "target", "sized", "compared with", "ratio: median (min–max)", "verdict"},
 		Left:   map[int]bool{0: true, 1: true, 5: true},
 	}
 	for _, v := range s.Verdicts {
 		status := v.Status
-		if status == StatusMissed {
+		if status == statusMissed {
 			status = "MISSED"
 		}
 		if v.Note != "" {
@@ -197,7 +197,7 @@ func formatRatio(v float64) string {
 }
 
 // formatSpread writes "median (min–max)", or the median alone for one round.
-func formatSpread(s Spread) string {
+func formatSpread(s spread) string {
 	if s.N == 0 {
 		return "n/a"
 	}
@@ -208,7 +208,7 @@ func formatSpread(s Spread) string {
 }
 
 // slackNote writes the slack a target adds to the figure it compares with.
-func slackNote(t Target) string {
+func slackNote(t target) string {
 	if t.Slack == 0 {
 		return ""
 	}

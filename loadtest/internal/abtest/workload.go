@@ -19,17 +19,17 @@ type Workload struct {
 
 // Size constants of the workloads.
 const (
-	KiB = 1 << 10
-	MiB = 1 << 20
+	kib = 1 << 10
+	mib = 1 << 20
 )
 
-// Workloads are the size mixes the harness knows, in report order.
-var Workloads = []Workload{
-	{"small", "1 KiB bodies", fixedSizes(1 * KiB)},
-	{"medium", "64 KiB bodies", fixedSizes(64 * KiB)},
-	{"large", "1 MiB bodies", fixedSizes(1 * MiB)},
+// workloads are the size mixes the harness knows, in report order.
+var workloads = []Workload{
+	{"small", "1 KiB bodies", fixedSizes(1 * kib)},
+	{"medium", "64 KiB bodies", fixedSizes(64 * kib)},
+	{"large", "1 MiB bodies", fixedSizes(1 * mib)},
 	{"mixed", "60% 1 KiB, 25% 16–64 KiB, 12% 256 KiB, 3% 1 MiB", mixedSizes},
-	{"loguniform", "log-uniform 1 KiB – 1 MiB", logUniformSizes(1*KiB, 1*MiB)},
+	{"loguniform", "log-uniform 1 KiB – 1 MiB", logUniformSizes(1*kib, 1*mib)},
 }
 
 func fixedSizes(size int) func(*rand.Rand, int) []int {
@@ -49,13 +49,13 @@ func mixedSizes(r *rand.Rand, n int) []int {
 	for i := range s {
 		switch p := r.IntN(100); {
 		case p < 60:
-			s[i] = 1 * KiB
+			s[i] = 1 * kib
 		case p < 85:
-			s[i] = 16*KiB + r.IntN(48*KiB+1)
+			s[i] = 16*kib + r.IntN(48*kib+1)
 		case p < 97:
-			s[i] = 256 * KiB
+			s[i] = 256 * kib
 		default:
-			s[i] = 1 * MiB
+			s[i] = 1 * mib
 		}
 	}
 	return s
@@ -82,7 +82,7 @@ func LookupWorkloads(names string) ([]Workload, error) {
 	for name := range strings.SplitSeq(names, ",") {
 		name = strings.TrimSpace(name)
 		found := false
-		for _, w := range Workloads {
+		for _, w := range workloads {
 			if w.Name == name {
 				out = append(out, w)
 				found = true
@@ -97,26 +97,26 @@ func LookupWorkloads(names string) ([]Workload, error) {
 
 func workloadNames() []string {
 	var names []string
-	for _, w := range Workloads {
+	for _, w := range workloads {
 		names = append(names, w.Name)
 	}
 	return names
 }
 
-// A Plan is the exact sequence of requests of one workload: the same
+// A plan is the exact sequence of requests of one workload: the same
 // bodies, in the same order, for every mode and round.
-type Plan struct {
+type plan struct {
 	Workload Workload
 	// Data holds the bytes every body is a slice of: random, so that a
 	// body mixed up with another's fails its checksum.
 	Data  []byte
-	Items []Item
+	Items []item
 	// MaxSize is the largest body of the plan.
 	MaxSize int
 }
 
-// Item is one request: the body Data[Off:Off+Size] and its CRC-32C.
-type Item struct {
+// item is one request: the body Data[Off:Off+Size] and its CRC-32C.
+type item struct {
 	Off, Size int
 	CRC       uint32
 }
@@ -125,23 +125,23 @@ type Item struct {
 // there is one: a cheap check of every echoed byte.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Checksum returns the CRC-32C of p, as Item.CRC holds it.
-func Checksum(p []byte) uint32 { return crc32.Checksum(p, castagnoli) }
+// checksum returns the CRC-32C of p, as Item.CRC holds it.
+func checksum(p []byte) uint32 { return crc32.Checksum(p, castagnoli) }
 
 // offsets is how many distinct starting points bodies of one size have:
 // enough that neighbouring requests differ, few enough that checksums are
 // computed once each.
 const offsets = 61
 
-// NewPlan returns the plan of n requests of w, drawn from seed.
-func NewPlan(w Workload, n int, seed uint64) *Plan {
+// newPlan returns the plan of n requests of w, drawn from seed.
+func newPlan(w Workload, n int, seed uint64) *plan {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	sizes := w.sizes(r, n)
 	maxSize := 0
 	for _, s := range sizes {
 		maxSize = max(maxSize, s)
 	}
-	p := &Plan{Workload: w, Data: make([]byte, maxSize+offsets*64), MaxSize: maxSize, Items: make([]Item, n)}
+	p := &plan{Workload: w, Data: make([]byte, maxSize+offsets*64), MaxSize: maxSize, Items: make([]item, n)}
 	for i := 0; i < len(p.Data); i += 8 {
 		v := r.Uint64()
 		for j := 0; j < 8 && i+j < len(p.Data); j++ {
@@ -154,22 +154,22 @@ func NewPlan(w Workload, n int, seed uint64) *Plan {
 		k := key{(i % offsets) * 64, s}
 		sum, ok := sums[k]
 		if !ok {
-			sum = Checksum(p.Data[k.off : k.off+s])
+			sum = checksum(p.Data[k.off : k.off+s])
 			sums[k] = sum
 		}
-		p.Items[i] = Item{Off: k.off, Size: s, CRC: sum}
+		p.Items[i] = item{Off: k.off, Size: s, CRC: sum}
 	}
 	return p
 }
 
 // Body returns the request body of item i.
-func (p *Plan) Body(i int) []byte {
+func (p *plan) Body(i int) []byte {
 	it := p.Items[i]
 	return p.Data[it.Off : it.Off+it.Size]
 }
 
 // TotalBytes is the sum of the body sizes of the plan.
-func (p *Plan) TotalBytes() int64 {
+func (p *plan) TotalBytes() int64 {
 	var t int64
 	for _, it := range p.Items {
 		t += int64(it.Size)

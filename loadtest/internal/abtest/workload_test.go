@@ -14,11 +14,11 @@ func TestPlan(t *testing.T) {
 		minSize  int
 		maxSize  int
 	}{
-		{"small", 100, KiB, KiB},
-		{"medium", 50, 64 * KiB, 64 * KiB},
-		{"large", 10, MiB, MiB},
-		{"mixed", 2000, KiB, MiB},
-		{"loguniform", 2000, KiB, MiB},
+		{"small", 100, kib, kib},
+		{"medium", 50, 64 * kib, 64 * kib},
+		{"large", 10, mib, mib},
+		{"mixed", 2000, kib, mib},
+		{"loguniform", 2000, kib, mib},
 	}
 	for _, tt := range tests {
 		t.Run(tt.workload, func(t *testing.T) {
@@ -27,7 +27,7 @@ func TestPlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := NewPlan(ws[0], tt.n, 42)
+			p := newPlan(ws[0], tt.n, 42)
 			if len(p.Items) != tt.n {
 				t.Fatalf("%d items, want %d", len(p.Items), tt.n)
 			}
@@ -35,11 +35,11 @@ func TestPlan(t *testing.T) {
 				if it.Size < tt.minSize || it.Size > tt.maxSize {
 					t.Fatalf("item %d has size %d, outside [%d, %d]", i, it.Size, tt.minSize, tt.maxSize)
 				}
-				if got := Checksum(p.Body(i)); got != it.CRC {
+				if got := checksum(p.Body(i)); got != it.CRC {
 					t.Fatalf("item %d: checksum %08x, want %08x", i, it.CRC, got)
 				}
 			}
-			again := NewPlan(ws[0], tt.n, 42)
+			again := newPlan(ws[0], tt.n, 42)
 			if !slices.Equal(p.Items, again.Items) || !slices.Equal(p.Data, again.Data) {
 				t.Error("two plans from one seed differ")
 			}
@@ -50,17 +50,17 @@ func TestPlan(t *testing.T) {
 func TestMixedDistribution(t *testing.T) {
 	t.Parallel()
 	ws, _ := LookupWorkloads("mixed")
-	p := NewPlan(ws[0], 20000, 1)
+	p := newPlan(ws[0], 20000, 1)
 	var small, mid, quarter, huge int
 	for _, it := range p.Items {
 		switch {
-		case it.Size == KiB:
+		case it.Size == kib:
 			small++
-		case it.Size >= 16*KiB && it.Size <= 64*KiB:
+		case it.Size >= 16*kib && it.Size <= 64*kib:
 			mid++
-		case it.Size == 256*KiB:
+		case it.Size == 256*kib:
 			quarter++
-		case it.Size == MiB:
+		case it.Size == mib:
 			huge++
 		default:
 			t.Fatalf("size %d is in no bucket", it.Size)
@@ -80,12 +80,12 @@ func TestMixedDistribution(t *testing.T) {
 func TestLogUniformDistribution(t *testing.T) {
 	t.Parallel()
 	ws, _ := LookupWorkloads("loguniform")
-	p := NewPlan(ws[0], 20000, 1)
+	p := newPlan(ws[0], 20000, 1)
 	// Ten doublings from 1 KiB to 1 MiB: about a tenth of the sizes each.
 	var perDoubling [10]int
 	for _, it := range p.Items {
 		d := 0
-		for KiB<<(d+1) <= it.Size && d < 9 {
+		for kib<<(d+1) <= it.Size && d < 9 {
 			d++
 		}
 		perDoubling[d]++
@@ -95,7 +95,7 @@ func TestLogUniformDistribution(t *testing.T) {
 			t.Errorf("%d KiB – %d KiB: %d%% of sizes, want about 10%%", 1<<d, 2<<d, share)
 		}
 	}
-	if got := smallMix.sizes(rand.New(rand.NewPCG(1, 2)), 1000); slices.Min(got) < 512 || slices.Max(got) > 16*KiB {
+	if got := smallMix.sizes(rand.New(rand.NewPCG(1, 2)), 1000); slices.Min(got) < 512 || slices.Max(got) > 16*kib {
 		t.Errorf("small mix from %d to %d, want 512 B – 16 KiB", slices.Min(got), slices.Max(got))
 	}
 }
