@@ -62,24 +62,10 @@ cleanup() {
 		stop_pid "$pid"
 	done
 	stop_pid "$PROM_PID"
-	if [[ $rc -ne 0 ]]; then
-		for f in demo-a.log demo-b.log k6-a.log k6-b.log prometheus.log; do
-			if [[ -s $WORK/$f ]]; then
-				log "last lines of $f:"
-				tail -n 20 "$WORK/$f" >&2 || true
-			fi
-		done
-	fi
-	if [[ -n ${KEEP_WORKDIR:-} ]]; then
-		log "kept $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-	exit "$rc"
+	[[ $rc -eq 0 ]] || show_tails "$WORK"/{demo-a,demo-b,k6-a,k6-b,prometheus}.log
+	leave_workdir "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 free_port() { # a loopback port nothing listens on now
 	local p

@@ -65,20 +65,10 @@ cleanup() {
 	trap - EXIT INT TERM
 	stop_pid "$K6_PID" 15
 	stop_pid "$SERVER_PID"
-	if [[ $rc -ne 0 && -s $WORK/server.log ]]; then
-		log "last lines of the server log:"
-		tail -n 20 "$WORK/server.log" >&2 || true
-	fi
-	if [[ -n ${KEEP_WORKDIR:-} ]]; then
-		log "kept $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-	exit "$rc"
+	[[ $rc -eq 0 ]] || show_tails "$WORK/server.log"
+	leave_workdir "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 # 1. k6, pinned, from the Go module proxy.
 k6_install

@@ -316,3 +316,34 @@ export function sampleServer(base, extraTags) {
   if (Number.isFinite(heap)) serverHeapInuse.add(heap, extraTags);
   if (Number.isFinite(gor)) serverGoroutines.add(gor, extraTags);
 }
+
+// arrivalRate returns a constant-arrival-rate scenario of rate requests per
+// second for duration, with VUS pre-allocated VUs and at most MAX_VUS
+// (defaults from the rate), and any fields of extra (such as exec).
+export function arrivalRate(rate, duration, extra = {}) {
+  return Object.assign(
+    {
+      executor: 'constant-arrival-rate',
+      rate,
+      timeUnit: '1s',
+      duration,
+      preAllocatedVUs: envInt('VUS', Math.max(10, Math.ceil(rate / 2))),
+      maxVUs: envInt('MAX_VUS', Math.max(20, rate * 2)),
+      gracefulStop: '10s',
+    },
+    extra,
+  );
+}
+
+// mixThresholds are the thresholds of a run of the mixed workload at a
+// constant rate: failures, checks, budget rejections (MAX_REJECTED) and
+// iterations k6 could not start on time (MAX_DROPPED) out of planned.
+export function mixThresholds(planned) {
+  return {
+    http_req_failed: ['rate<0.01'],
+    checks: ['rate>0.99'],
+    budget_rejected: [`rate<=${envNum('MAX_REJECTED', 0.01)}`],
+    // The server must keep up with the arrival rate.
+    dropped_iterations: [`count<=${Math.ceil(planned * envNum('MAX_DROPPED', 0.02))}`],
+  };
+}

@@ -69,3 +69,34 @@ demo_start() {
 	printf '%s did not answer /healthz within 20s\n' "$bin" >&2
 	return 1
 }
+
+# show_tails FILE...: the last 20 lines of every FILE that is not empty, on
+# stderr, for the log of a failed run.
+show_tails() {
+	local f
+	for f in "$@"; do
+		if [[ -s $f ]]; then
+			printf 'last lines of %s:\n' "$(basename "$f")" >&2
+			tail -n 20 "$f" >&2 || true
+		fi
+	done
+}
+
+# leave_workdir RC: remove $WORK, or keep it when KEEP_WORKDIR is set, and
+# exit with RC.
+leave_workdir() {
+	if [[ -n ${KEEP_WORKDIR:-} ]]; then
+		printf 'kept %s\n' "$WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$1"
+}
+
+# on_exit FUNC: run FUNC when the script exits, also on Ctrl-C (status 130)
+# and SIGTERM (143).
+on_exit() {
+	trap "$1" EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}

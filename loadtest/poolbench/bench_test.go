@@ -174,19 +174,17 @@ func baseline() uint64 {
 	return heapInUse()
 }
 
-// BenchmarkGetRelease compares the contenders sequentially.
-func BenchmarkGetRelease(b *testing.B) {
+// benchContenders runs loop as a sub-benchmark per workload and contender
+// (BenchmarkX/size=4KiB/bufpool), with the contender's step and the
+// workload's sizes, and reports the heap the contender kept as retained-B.
+func benchContenders(b *testing.B, loop func(b *testing.B, step func(int), sizes []int)) {
 	for _, w := range workloads {
 		for _, c := range contenders {
 			b.Run(w.name+"/"+c.name, func(b *testing.B) {
 				base := baseline()
 				step := c.make(w.largest)
 				b.ReportAllocs()
-				i := 0
-				for b.Loop() {
-					step(w.sizes[i%len(w.sizes)])
-					i++
-				}
+				loop(b, step, w.sizes)
 				b.StopTimer()
 				b.ReportMetric(float64(int64(heapInUse())-int64(base)), "retained-B")
 				runtime.KeepAlive(step)
@@ -195,29 +193,30 @@ func BenchmarkGetRelease(b *testing.B) {
 	}
 }
 
+// BenchmarkGetRelease compares the contenders sequentially.
+func BenchmarkGetRelease(b *testing.B) {
+	benchContenders(b, func(b *testing.B, step func(int), sizes []int) {
+		i := 0
+		for b.Loop() {
+			step(sizes[i%len(sizes)])
+			i++
+		}
+	})
+}
+
 // BenchmarkGetReleaseParallel compares the contenders from GOMAXPROCS
 // goroutines at once; run it with -cpu 1,2,8 to see how each scales.
 func BenchmarkGetReleaseParallel(b *testing.B) {
-	for _, w := range workloads {
-		for _, c := range contenders {
-			b.Run(w.name+"/"+c.name, func(b *testing.B) {
-				base := baseline()
-				step := c.make(w.largest)
-				var seed atomic.Uint64
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					i := int(seed.Add(7919))
-					for pb.Next() {
-						step(w.sizes[i%len(w.sizes)])
-						i++
-					}
-				})
-				b.StopTimer()
-				b.ReportMetric(float64(int64(heapInUse())-int64(base)), "retained-B")
-				runtime.KeepAlive(step)
-			})
-		}
-	}
+	benchContenders(b, func(b *testing.B, step func(int), sizes []int) {
+		var seed atomic.Uint64
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(seed.Add(7919))
+			for pb.Next() {
+				step(sizes[i%len(sizes)])
+				i++
+			}
+		})
+	})
 }
 
 // TestContenders runs every contender over the first sizes of every

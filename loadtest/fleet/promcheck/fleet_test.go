@@ -64,7 +64,7 @@ func TestCombine(t *testing.T) {
 }
 
 func TestShippedDashboardShapes(t *testing.T) {
-	d := shippedDashboard(t)
+	d, _ := shippedDashboard(t)
 	counts := map[shape]int{}
 	for _, tg := range d.Targets {
 		if strings.Contains(tg.Expr, "$instance") {

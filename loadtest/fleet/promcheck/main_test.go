@@ -254,8 +254,9 @@ func TestLint(t *testing.T) {
 	}
 }
 
-// shippedDashboard parses the dashboard of the repository.
-func shippedDashboard(t *testing.T) *dashboard {
+// shippedDashboard parses the dashboard of the repository, and returns it
+// with its JSON.
+func shippedDashboard(t *testing.T) (*dashboard, []byte) {
 	t.Helper()
 	data, err := os.ReadFile("../../../dashboard/bodypool.json")
 	if err != nil {
@@ -265,20 +266,13 @@ func shippedDashboard(t *testing.T) *dashboard {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d
+	return d, data
 }
 
 // TestShippedDashboard lints the dashboard of this folder and substitutes
 // every one of its expressions with the variables e2e.sh uses.
 func TestShippedDashboard(t *testing.T) {
-	data, err := os.ReadFile("../../../dashboard/bodypool.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := parseDashboard(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, data := shippedDashboard(t)
 	if probs := lint(d); len(probs) != 0 {
 		t.Errorf("lint: %q", probs)
 	}

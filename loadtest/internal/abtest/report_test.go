@@ -81,18 +81,14 @@ func TestScenarioReport(t *testing.T) {
 		}
 	}
 	md := markdown(res, charts)
-	for _, want := range []string{
+	wantAll(t, "Markdown", md,
 		"Ratio to the best peer",
 		"| mode | req/s | p99 ms | alloc/req | peak RSS MiB | RSS +5 s MiB | heap +5 s MiB | RSS +30 s MiB | heap +30 s MiB | pool hits | errors |",
 		"sized/best peer throughput ratio ≥ 1.00",
 		"sized heap in use 5 s after the spike ≤ off + 64 MiB",
 		"read 5 s and 30 s after the last spike response",
 		"### S1-c64: steady log-uniform mix",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("Markdown lacks %q", want)
-		}
-	}
+	)
 	// sized's throughput is 41/91 of syncpool's (the best peer) in round
 	// 1, and its peak RSS 41/81 of calibrated's.
 	if !strings.Contains(md, "| sized | 0.45 (0.45–0.46) | 0.51") {
@@ -114,7 +110,7 @@ func TestMarkdown(t *testing.T) {
 	t.Parallel()
 	res := sampleResults()
 	md := markdown(res, Charts(res, res.Summary))
-	for _, want := range []string{
+	wantAll(t, "Markdown", md,
 		"# bodypool A/B load test",
 		"share one 2-core machine",
 		"absolute numbers",
@@ -125,11 +121,7 @@ func TestMarkdown(t *testing.T) {
 		"before: 3.01 2.00 1.00; after: 4.00 3.00 2.00",
 		"(ratio-alloc.svg)",
 		"Ratio to `off` in the same round",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("Markdown lacks %q", want)
-		}
-	}
+	)
 	if strings.Contains(md, "NaN") || strings.Contains(md, "%!") {
 		t.Errorf("Markdown has a formatting error:\n%s", md)
 	}
@@ -235,5 +227,15 @@ func TestTableMarkdown(t *testing.T) {
 	want := "| a | b |\n| --- | ---: |\n| x\\|y | 1 |\n"
 	if got := tb.markdown(); got != want {
 		t.Errorf("markdown:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// wantAll requires text, the named output, to contain every one of wants.
+func wantAll(t *testing.T, name, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s lacks %q", name, want)
+		}
 	}
 }

@@ -38,11 +38,10 @@ func gone(pid int) bool {
 	return errors.Is(err, os.ErrNotExist)
 }
 
-func TestRunAgainstFakeServer(t *testing.T) {
-	t.Parallel()
-	var progress strings.Builder
-	cfg := fakeConfig(t)
-	cfg.Progress = &progress
+// runFake runs cfg, of two workloads, two modes and two rounds, and
+// requires all eight runs.
+func runFake(t *testing.T, cfg Config) *Results {
+	t.Helper()
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +49,15 @@ func TestRunAgainstFakeServer(t *testing.T) {
 	if got, want := len(res.Runs), 2*2*2; got != want {
 		t.Fatalf("%d runs, want %d", got, want)
 	}
+	return res
+}
+
+func TestRunAgainstFakeServer(t *testing.T) {
+	t.Parallel()
+	var progress strings.Builder
+	cfg := fakeConfig(t)
+	cfg.Progress = &progress
+	res := runFake(t, cfg)
 	for _, r := range res.Runs {
 		name := r.Workload + "/" + r.Mode
 		if r.Errors+r.WarmupErrors != 0 {
@@ -101,13 +109,7 @@ func TestRunScenarios(t *testing.T) {
 		{Name: "spike", Workload: small[0], Conns: 3, Requests: 20, Spike: &spike{Workload: Workload{"64k", "", fixedSizes(64 * kib)}, Requests: 7}},
 	}
 	cfg.SpikeWaits = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond}
-	res, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := len(res.Runs), 2*2*2; got != want {
-		t.Fatalf("%d runs, want %d", got, want)
-	}
+	res := runFake(t, cfg)
 	for _, r := range res.Runs {
 		name := r.Workload + "/" + r.Mode
 		if r.Errors+r.WarmupErrors+r.spikeErrors() != 0 {
