@@ -27,6 +27,7 @@ type requestBody struct {
 
 	gz      bool     // gzip layers were removed
 	codings []string // the content codings left on the body
+	reading          // fill's state while the body is read
 
 	bodyReader // the reader r.Body is
 }
@@ -38,11 +39,15 @@ type bodyReader struct {
 	closed bool
 }
 
-func newRequestBody(buf seam.Buffer, gz bool, codings []string) *requestBody {
-	rb := &requestBody{buf: buf, b: buf.Bytes(), gz: gz, codings: codings}
+// newRequestBody returns a requestBody to read a body with; setBuffer
+// gives it the bytes.
+func newRequestBody(gz bool, codings []string) *requestBody {
+	rb := &requestBody{gz: gz, codings: codings}
 	rb.bodyReader.rb = rb
 	return rb
 }
+
+func (rb *requestBody) setBuffer(buf seam.Buffer) { rb.buf, rb.b = buf, buf.Bytes() }
 
 var bodyKey = new(int)
 
@@ -155,8 +160,14 @@ func (rb *requestBody) release() {
 	rb.buf, rb.b = nil, nil
 }
 
-// size returns the length of the body, or -1 once it is released.
-func (rb *requestBody) size() int64 {
+// outerBody returns the length of the body an outer instance of the
+// middleware read for r and still holds, or -1 if none does (a request
+// reused after its handler returned keeps the entry in its context).
+func outerBody(r *http.Request) int64 {
+	rb := lookup(r)
+	if rb == nil {
+		return -1
+	}
 	rb.mu.Lock()
 	defer rb.mu.Unlock()
 	if rb.released {

@@ -35,7 +35,7 @@ var ErrInvalidConfig = errors.New("middleware: invalid config")
 // is built.
 type Config struct {
 	// Pool supplies the memory of request and response bodies. Default:
-	// bufpool.Default(). A body larger than the pool's MaxSize (4 MiB for
+	// [bufpool.Default]. A body larger than the pool's MaxSize (4 MiB for
 	// the default pool) is allocated for its request and not reused: with
 	// a MaxRequestBody above it, give the middleware a pool whose MaxSize
 	// covers the bodies you expect.
@@ -76,7 +76,8 @@ type Config struct {
 	Decompress bool
 
 	// Observer, if set, is told the size of every body and every refusal;
-	// metrics.BodyCollector implements it for Prometheus.
+	// [github.com/bodypool/bodypool/metrics.BodyCollector]
+	// implements it for Prometheus.
 	Observer Observer
 
 	// Skip, if set, selects requests the middleware leaves alone: their

@@ -1,12 +1,12 @@
 // Package middleware reads HTTP request bodies into pooled buffers and
 // buffers responses in pooled buffers, for net/http (and chi, and anything
-// that takes a func(http.Handler) http.Handler). Package echobody adapts
+// that takes a func([http.Handler]) [http.Handler]). Package echobody adapts
 // it to Echo v4.
 //
-// A handler that calls io.ReadAll(r.Body) allocates the body afresh on
+// A handler that calls [io.ReadAll](r.Body) allocates the body afresh on
 // every request, and usually more than once while the slice grows. With
 // this middleware in front, the body is already in memory from a
-// bufpool.Pool when the handler runs, and goes back there when it returns:
+// [bufpool.Pool] when the handler runs, and goes back there when it returns:
 //
 //	mw, err := middleware.New(middleware.Config{MaxRequestBody: 8 << 20})
 //	if err != nil { ... }
@@ -21,11 +21,11 @@
 // link Echo.
 //
 // The rule for handlers: the bytes of the body are valid until the handler
-// returns, unless detached with DetachBody. Keeping them longer reads
+// returns, unless detached with [DetachBody]. Keeping them longer reads
 // memory that another request may own by then. Reads of r.Body (and of
 // the readers r.GetBody returns) after that fail with
-// http.ErrBodyReadAfterClose instead; the slice Body returned cannot be
-// guarded that way. Put http.TimeoutHandler outside the middleware, never
+// [http.ErrBodyReadAfterClose] instead; the slice Body returned cannot be
+// guarded that way. Put [http.TimeoutHandler] outside the middleware, never
 // inside: inside, the handler it abandons at the timeout goes on after the
 // middleware returned and released the body.
 //
@@ -33,8 +33,11 @@
 // body declared above MaxRequestBody is refused with 413 before it is read
 // (so a client that sent Expect: 100-continue never sends it), and
 // otherwise the body is read into a first buffer of at most
-// InitialRequestBuffer bytes (4 KiB) that grows through the pool,
-// doubling, as bytes arrive. A body that turns out larger than the limit
+// InitialRequestBuffer bytes (4 KiB) that grows through the pool only when
+// it is full and another byte has arrived: eightfold toward the declared
+// length, or doubling when none was declared. A request so holds at most
+// eight times what it sent (twice without a length), and a body is copied
+// little on its way to its final size. A body that turns out larger than the limit
 // is refused with 413 after at most MaxRequestBody+1 bytes; a truncated or
 // malformed one with 400. When the pool has an in-use budget, every byte
 // is taken from it before use, growth included; a request that finds no
@@ -57,7 +60,7 @@
 // settled. The header goes out as it was when the status became final:
 // later changes are ignored, as net/http ignores them, except trailers.
 // Hijack (after sending a status already written, as net/http does),
-// Push, 1xx responses and http.ResponseController (via Unwrap) pass
+// Push, 1xx responses and [http.ResponseController] (via Unwrap) pass
 // through. If the handler panics, nothing buffered is sent, all memory
 // returns to the pool, and the panic continues to the application's
 // recovery middleware; the headers of a response it had started are

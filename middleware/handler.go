@@ -45,11 +45,11 @@ func (c *config) Serve(w http.ResponseWriter, r *http.Request, next func(http.Re
 	}
 	var rb *requestBody
 	var saved fields
-	if outer := lookup(r); outer != nil {
+	if n := outerBody(r); n >= 0 {
 		// An outer instance of the middleware read the body: this one
 		// only applies its own limit, so that a route can have a smaller
 		// limit than the server without the body being read twice.
-		if n := outer.size(); n > c.MaxRequestBody {
+		if n > c.MaxRequestBody {
 			return c.tooLarge()
 		}
 	} else if hasBody(r) {

@@ -158,35 +158,113 @@ func (c *config) readBody(r *http.Request) (*requestBody, *rejection) {
 		}
 		src = &zs[i].zr
 	}
+	rb := newRequestBody(layers > 0, codings)
+	hint := int64(-1) // the final size, when the client declared it
+	if layers == 0 {
+		hint = declared
+	}
+	if rej := c.fill(r.Context(), buf, src, hint, &rb.reading); rej != nil {
+		buf.Release()
+		return nil, rej
+	}
+	rb.setBuffer(buf)
+	return rb, nil
+}
+
+// growthFactor is how much a request buffer grows at each step once it is
+// full and more bytes arrive, when the client declared the body's length:
+// few steps, so that a body is copied little on its way to its final
+// size, while the memory a request holds stays within this factor of what
+// it sent. Without a declared length the buffer doubles, so that a body of
+// unknown size holds at most twice what it is.
+const growthFactor = 8
+
+// reading is the state of fill, kept in the requestBody that is allocated
+// anyway, so that reading allocates nothing more.
+type reading struct {
+	stage io.LimitedReader
+	probe [1]byte
+}
+
+// fill reads src into buf, up to MaxRequestBody bytes. The buffer grows
+// only when it is full and another byte has arrived: by growthFactor,
+// capped at the declared length hint (if not negative), or by doubling.
+func (c *config) fill(ctx context.Context, buf seam.Buffer, src io.Reader, hint int64, st *reading) *rejection {
 	for {
-		_, err := buf.ReadFromLimit(src, c.MaxRequestBody-int64(buf.Len()))
+		if room := cap(buf.Bytes()) - buf.Len(); room > 0 {
+			// Fill the buffer, and never read more than one byte past the
+			// limit: the stage ends there, and ReadFromLimit, which would
+			// grow a full buffer, sees the end of the data instead.
+			st.stage.R = src
+			st.stage.N = min(int64(room), c.MaxRequestBody-int64(buf.Len())+1)
+			_, err := buf.ReadFromLimit(&st.stage, int64(room))
+			switch {
+			case err == nil, errors.Is(err, bufpool.ErrBudgetExceeded) && st.stage.N == 0:
+				// A budgeted full buffer asks for growth before it probes;
+				// the probe below decides instead.
+			case c.outerLimit(err):
+				return errTooLargeOuter
+			default:
+				return errTruncated
+			}
+			if int64(buf.Len()) > c.MaxRequestBody {
+				return c.tooLarge()
+			}
+			if st.stage.N > 0 {
+				return nil // src ended before the stage did
+			}
+		}
+		// The buffer is full: one more byte decides whether it grows.
+		k, err := src.Read(st.probe[:])
+		if k > 0 {
+			if int64(buf.Len()) >= c.MaxRequestBody {
+				return c.tooLarge()
+			}
+			if rej := c.grow(ctx, buf, c.nextSize(buf, hint)); rej != nil {
+				return rej
+			}
+			buf.Write(st.probe[:k])
+		}
 		switch {
+		case err == io.EOF:
+			return nil
 		case err == nil:
-			return newRequestBody(buf, layers > 0, codings), nil
-		case errors.Is(err, bufpool.ErrBudgetExceeded):
-			// Growth must wait for the budget: hold what the next steps
-			// need, or give up after BudgetWait.
-			next := int(min(int64(2*buf.Len()+c.InitialRequestBuffer), c.MaxRequestBody+1))
-			if c.neverFits(buf.Len(), next) {
-				buf.Release()
-				return nil, errTooLargeBudget
-			}
-			if c.reserve(r.Context(), buf, next) == nil {
-				continue
-			}
-			buf.Release()
-			return nil, errBusy
-		case errors.Is(err, bufpool.ErrTooLarge):
-			buf.Release()
-			return nil, c.tooLarge()
 		case c.outerLimit(err):
-			buf.Release()
-			return nil, errTooLargeOuter
+			return errTooLargeOuter
 		default:
-			buf.Release()
-			return nil, errTruncated
+			return errTruncated
 		}
 	}
+}
+
+// nextSize is the capacity a full request buffer grows to.
+func (c *config) nextSize(buf seam.Buffer, hint int64) int {
+	capacity := int64(cap(buf.Bytes()))
+	next := 2 * capacity
+	if hint > capacity {
+		next = min(growthFactor*capacity, hint)
+	}
+	return int(max(min(next, c.MaxRequestBody+1), int64(buf.Len())+1))
+}
+
+// grow makes room in buf for next bytes in all, waiting at most
+// BudgetWait for the budget.
+func (c *config) grow(ctx context.Context, buf seam.Buffer, next int) *rejection {
+	err := buf.Grow(next - buf.Len())
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, bufpool.ErrBudgetExceeded) {
+		return errTruncated
+	}
+	if c.neverFits(buf.Len(), next) {
+		return errTooLargeBudget
+	}
+	// Hold what growing to next needs, or give up after BudgetWait.
+	if c.reserve(ctx, buf, next) != nil || buf.Grow(next-buf.Len()) != nil {
+		return errBusy
+	}
+	return nil
 }
 
 // neverFits reports whether growing a buffer holding n bytes to hold next

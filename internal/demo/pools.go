@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -186,6 +187,7 @@ type plainBuffer struct {
 func (b *plainBuffer) Bytes() []byte                      { return b.b }
 func (b *plainBuffer) Len() int                           { return len(b.b) }
 func (b *plainBuffer) SizeHint(int)                       {}
+func (b *plainBuffer) Grow(n int) error                   { b.b = slices.Grow(b.b, n); return nil }
 func (b *plainBuffer) Reserve(context.Context, int) error { return nil }
 
 func (b *plainBuffer) Write(p []byte) (int, error) {

@@ -32,6 +32,7 @@ type Buffer interface {
 	Bytes() []byte
 	Len() int
 	Write(p []byte) (int, error)
+	Grow(n int) error
 	ReadFromLimit(r io.Reader, limit int64) (int64, error)
 	SizeHint(n int)
 	Reserve(ctx context.Context, n int) error
