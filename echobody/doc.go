@@ -13,7 +13,7 @@
 // It follows Echo's conventions: a Config with a Skipper, DefaultConfig,
 // NewMiddleware and NewMiddlewareWithConfig, which panics on a bad Config.
 // Refusals (413, 400, or 503 with Retry-After) are returned as
-// *echo.HTTPError, so that the application's error handler shapes them.
+// [*echo.HTTPError], so that the application's error handler shapes them.
 //
 // Where it goes: add it with e.Use, after Recover and RequestLogger (so
 // that panics and refusals are logged and recovered) and before Gzip (so
@@ -23,6 +23,6 @@
 // combine Echo's Decompress with Config.Decompress: use one of them (this
 // package's applies the body limit to the decompressed size; a body Echo
 // already decompressed is not decoded again). Echo's Timeout middleware
-// must sit outside this one, as http.TimeoutHandler must (see package
-// middleware).
+// must sit outside this one, as [http.TimeoutHandler] must (see package
+// [middleware]).
 package echobody

@@ -11,7 +11,7 @@ import (
 )
 
 // Config configures the Echo middleware: a Skipper, and the settings of
-// the net/http middleware it shares, documented on middleware.Config. The
+// the net/http middleware it shares, documented on [middleware.Config]. The
 // zero Config is valid.
 type Config struct {
 	// Skipper selects the requests the middleware leaves alone. Default
@@ -29,7 +29,7 @@ func NewMiddleware() echo.MiddlewareFunc { return NewMiddlewareWithConfig(Defaul
 
 // NewMiddlewareWithConfig returns the middleware configured by cfg. As
 // Echo's own constructors do, it panics when cfg is not usable, with an
-// error wrapping middleware.ErrInvalidConfig.
+// error wrapping [middleware.ErrInvalidConfig].
 func NewMiddlewareWithConfig(cfg Config) echo.MiddlewareFunc {
 	if cfg.Skipper == nil {
 		cfg.Skipper = echomw.DefaultSkipper
@@ -96,10 +96,10 @@ func serve(srv seam.Server, c echo.Context, next echo.HandlerFunc) (err error) {
 	return err
 }
 
-// Body is middleware.Body for the request of c: its body as read into
+// Body is [middleware.Body] for the request of c: its body as read into
 // pooled memory, valid until the handler returns.
 func Body(c echo.Context) []byte { return middleware.Body(c.Request()) }
 
-// DetachBody is middleware.DetachBody for the request of c: its body,
+// DetachBody is [middleware.DetachBody] for the request of c: its body,
 // handed to the caller for good.
 func DetachBody(c echo.Context) []byte { return middleware.DetachBody(c.Request()) }
