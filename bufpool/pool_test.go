@@ -30,6 +30,8 @@ func TestNewConfig(t *testing.T) {
 		{"negative per doubling", Config{ClassesPerDoubling: -1}, "ClassesPerDoubling -1"},
 		{"negative idle", Config{MaxIdleBytes: -1}, "MaxIdleBytes -1"},
 		{"negative budget", Config{MaxInUseBytes: -1}, "MaxInUseBytes -1"},
+		{"idle timeout below 10ms", Config{IdleTimeout: time.Millisecond}, "IdleTimeout 1ms"},
+		{"no decay", Config{IdleTimeout: -1, FreeOSMemoryInterval: -1}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
