@@ -5,13 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/valyala/bytebufferpool"
 )
 
-// ErrTooLarge is returned, possibly wrapped, by ReadFromLimit when the
-// reader holds more bytes than the limit allows.
+// ErrTooLarge is what a *TooLargeError matches with errors.Is: the error
+// ReadFromLimit returns when the reader holds more bytes than the limit
+// allows.
 var ErrTooLarge = errors.New("bufpool: data exceeds the limit")
+
+// TooLargeError is returned by ReadFromLimit when the reader holds more
+// than Limit bytes. It matches ErrTooLarge with errors.Is, as
+// *http.MaxBytesError carries the limit of http.MaxBytesReader.
+type TooLargeError struct {
+	// Limit is the largest number of bytes the reader was allowed.
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return "bufpool: data exceeds the limit of " + strconv.FormatInt(e.Limit, 10) + " bytes"
+}
+
+// Is reports whether target is ErrTooLarge.
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
 
 // Buffer is a byte buffer checked out of a Pool. It embeds
 // bytebufferpool.ByteBuffer, so B, Len, Bytes, String, Reset and WriteTo
@@ -304,8 +321,8 @@ func (b *Buffer) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // ReadFromLimit is like ReadFrom, but reads at most limit+1 bytes: when r
-// holds more than limit bytes it stops there and returns an error wrapping
-// ErrTooLarge. The buffer never grows for more than limit+1 bytes, however
+// holds more than limit bytes it stops there and returns a *TooLargeError,
+// which matches ErrTooLarge. The buffer never grows for more than limit+1 bytes, however
 // many bytes r holds or claims to hold.
 func (b *Buffer) ReadFromLimit(r io.Reader, limit int64) (int64, error) {
 	if limit < 0 {
@@ -385,7 +402,7 @@ func (b *Buffer) readDone(start, stop int, limit int64, err error) (bool, error)
 	// Checked before io.EOF: the byte beyond the limit may arrive together
 	// with the end of the data.
 	if stop >= 0 && len(b.B) >= stop {
-		return true, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+		return true, &TooLargeError{Limit: limit}
 	}
 	if err == io.EOF {
 		return true, nil

@@ -197,6 +197,11 @@ func (p *Pool) Get(n int) *Buffer {
 // methods that grow it return an error wrapping ErrBudgetExceeded when it
 // does not. When ctx ends first, or when n alone exceeds the budget,
 // Acquire returns an error that wraps both ErrBudgetExceeded and the cause.
+// With a ctx that has already ended, Acquire still succeeds if the budget
+// has room at once and nobody waits ahead, as
+// golang.org/x/sync/semaphore.Weighted.Acquire does; a failure then counts
+// as a budget rejection in Stats. To ask without it counting, use
+// TryAcquire.
 func (p *Pool) Acquire(ctx context.Context, n int) (*Buffer, error) {
 	if p.budget == nil {
 		return p.Get(n), nil

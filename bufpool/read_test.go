@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -245,5 +246,24 @@ func TestReadFromLimitReuse(t *testing.T) {
 	st := checkInvariants(t, p)
 	if st.Total.InUse != 0 {
 		t.Errorf("%d buffers in use at rest", st.Total.InUse)
+	}
+}
+
+// ReadFromLimit's error carries the limit and matches ErrTooLarge, as
+// *http.MaxBytesError does for http.MaxBytesReader.
+func TestTooLargeError(t *testing.T) {
+	p, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := p.Get(16)
+	defer b.Release()
+	_, err = b.ReadFromLimit(strings.NewReader("more than ten bytes"), 10)
+	var tl *TooLargeError
+	if !errors.Is(err, ErrTooLarge) || !errors.As(err, &tl) || tl.Limit != 10 {
+		t.Fatalf("ReadFromLimit past the limit: %v (%T); want a *TooLargeError with Limit 10 matching ErrTooLarge", err, err)
+	}
+	if got := err.Error(); !strings.Contains(got, "10 bytes") {
+		t.Errorf("error %q does not name the limit", got)
 	}
 }
