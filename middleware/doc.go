@@ -34,10 +34,11 @@
 // (so a client that sent Expect: 100-continue never sends it), and
 // otherwise the body is read into a first buffer of at most
 // InitialRequestBuffer bytes (4 KiB) that grows through the pool only when
-// it is full and another byte has arrived: eightfold toward the declared
-// length, or doubling when none was declared. A request so holds at most
-// eight times what it sent (twice without a length), and a body is copied
-// little on its way to its final size. A body that turns out larger than the limit
+// it is full and another byte has arrived: by up to 64 times toward the
+// declared length (4 KiB, 256 KiB, then the declared length), or doubling
+// when none was declared. A request so holds at most 64 times what it sent
+// (twice without a length), and a body is copied little on its way to its
+// final size. A body that turns out larger than the limit
 // is refused with 413 after at most MaxRequestBody+1 bytes; a truncated or
 // malformed one with 400. When the pool has an in-use budget, every byte
 // is taken from it before use, growth included; a request that finds no

@@ -173,11 +173,13 @@ func (c *config) readBody(r *http.Request) (*requestBody, *rejection) {
 
 // growthFactor is how much a request buffer grows at each step once it is
 // full and more bytes arrive, when the client declared the body's length:
-// few steps, so that a body is copied little on its way to its final
-// size, while the memory a request holds stays within this factor of what
-// it sent. Without a declared length the buffer doubles, so that a body of
-// unknown size holds at most twice what it is.
-const growthFactor = 8
+// from the 4 KiB first buffer to 256 KiB, then to the declared length (up
+// to MaxRequestBody, eight times MaxRequestBody/256 KiB), so that a body
+// is copied little and, growing in at most two steps, never holds two
+// large buffers at once for long; the memory a request holds stays within
+// this factor of what it sent. Without a declared length the buffer
+// doubles, so that a body of unknown size holds at most twice what it is.
+const growthFactor = 64
 
 // reading is the state of fill, kept in the requestBody that is allocated
 // anyway, so that reading allocates nothing more.
