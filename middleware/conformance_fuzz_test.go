@@ -124,6 +124,9 @@ func conformReference(ops []conformOp) []conformOp {
 				streamed = streamed || written > conformMaxBuffered
 			}
 		case fopWriteHeader:
+			if committed {
+				break // after the final status, net/http ignores it
+			}
 			switch code := conformCodes[int(o.arg)%len(conformCodes)]; code {
 			case http.StatusEarlyHints:
 				interim = append(append(interim, pending...), o)

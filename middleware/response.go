@@ -112,8 +112,12 @@ func (rw *responseWriter) WriteHeader(code int) {
 	}
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		// Informational responses (103 Early Hints) go out now; the final
-		// status is still to come.
+		// status is still to come. What they carried has gone out: a
+		// panic later puts the header back to this, not further.
 		rw.w.WriteHeader(code)
+		if rw.calledHeader {
+			rw.entry = maps.Clone(rw.w.Header())
+		}
 		return
 	}
 	rw.status, rw.wroteHeader = code, true
