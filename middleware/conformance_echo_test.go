@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bodypool/bodypool/bufpool"
 	"github.com/bodypool/bodypool/echobody"
 	"github.com/bodypool/bodypool/middleware"
 	"github.com/labstack/echo/v4"
@@ -138,12 +137,7 @@ func (c echoConformCase) run(t *testing.T) {
 				t.Skip("races without the middleware too: " + c.racy)
 			}
 			t.Parallel()
-			pool := newPool(t, bufpool.Config{Poison: true})
-			settleLate(t, pool)
-			cfg := middleware.Config{Pool: pool, MaxBufferedResponse: conformMaxBuffered}
-			if c.cfg != nil {
-				c.cfg(&cfg)
-			}
+			cfg := conformConfig(t, c.cfg)
 			plainH := c.handler
 			if p.inner && c.plainInner != nil {
 				plainH = c.plainInner
@@ -375,12 +369,7 @@ func TestConformanceEchoWrapped(t *testing.T) {
 				}
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
-					pool := newPool(t, bufpool.Config{Poison: true})
-					settleLate(t, pool)
-					cfg := middleware.Config{Pool: pool, MaxBufferedResponse: conformMaxBuffered}
-					if c.cfg != nil {
-						c.cfg(&cfg)
-					}
+					cfg := conformConfig(t, c.cfg)
 					handler := c.handler
 					if c.newHandler != nil {
 						handler = c.newHandler()

@@ -62,6 +62,21 @@ var (
 	waitFor = pooltest.WaitFor
 )
 
+// conformConfig returns the suite's Config for one entry: a poisoning,
+// tracking pool that must be at rest when the test ends (handlers that
+// outlive a timeout included), the suite's MaxBufferedResponse, and the
+// entry's own adjustments.
+func conformConfig(t *testing.T, adjust func(*middleware.Config)) middleware.Config {
+	t.Helper()
+	p := newPool(t, bufpool.Config{Poison: true})
+	settleLate(t, p)
+	cfg := middleware.Config{Pool: p, MaxBufferedResponse: conformMaxBuffered}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	return cfg
+}
+
 // conformMaxBuffered is the suite's MaxBufferedResponse: small, so that
 // the cases on both sides of it stay fast.
 const conformMaxBuffered = 64 << 10
@@ -387,13 +402,7 @@ func (c conformCase) run(t *testing.T) {
 		t.Fatal("an entry with an allowed difference must say why in exception")
 	}
 	t.Parallel()
-	p := newPool(t, bufpool.Config{Poison: true})
-	settleLate(t, p)
-	cfg := middleware.Config{Pool: p, MaxBufferedResponse: conformMaxBuffered}
-	if c.cfg != nil {
-		c.cfg(&cfg)
-	}
-	mw := conformNetHTTP(t, cfg)
+	mw := conformNetHTTP(t, conformConfig(t, c.cfg))
 	handler := func() http.Handler {
 		if c.newHandler != nil {
 			return c.newHandler()
