@@ -163,15 +163,12 @@ func (d *decay) free() {
 	debug.FreeOSMemory()
 }
 
-var gcCyclesSample = []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
-var gcCyclesMu sync.Mutex
-
-// gcCycles returns the number of collections the process completed.
+// gcCycles returns the number of collections the process completed. It
+// runs once per trim, so its sample need not be shared.
 func gcCycles() uint64 {
-	gcCyclesMu.Lock()
-	defer gcCyclesMu.Unlock()
-	metrics.Read(gcCyclesSample)
-	return gcCyclesSample[0].Value.Uint64()
+	sample := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
 }
 
 // decayed lets go of an idle buffer of class f taken out by a trim, and

@@ -329,19 +329,17 @@ func (p *Pool) put(b *Buffer) {
 	// pool, that holds its idle tokens already. One atomic write.
 	if s.fast && p.plain && cap(b.B) == s.capacity && s.held.Load() >= int64(s.capacity) &&
 		s.base == uintptr(unsafe.Pointer(unsafe.SliceData(b.B))) {
-		{
-			c := int(s.class)
-			s.row[cReleases].Add(1)
-			b.B = b.B[:0]
-			s.idleSince = p.decay.epoch.Load()
-			s.state = slabIdle
-			cl := &p.classes[c]
-			if cl.empty.Load() {
-				cl.empty.Store(false)
-			}
-			cl.pool.Put(b)
-			return
+		s.row[cReleases].Add(1)
+		b.B = b.B[:0]
+		s.idleSince = p.decay.epoch.Load()
+		s.state = slabIdle
+		// p.putIdle, by hand: the compiler does not inline it.
+		cl := &p.classes[s.class]
+		if cl.empty.Load() {
+			cl.empty.Store(false)
 		}
+		cl.pool.Put(b)
+		return
 	}
 	p.putSlow(b, b.B[:0])
 }

@@ -71,19 +71,15 @@ func (c *config) Serve(w http.ResponseWriter, r *http.Request, next func(http.Re
 	done := false
 	defer func() {
 		if !done {
-			rw.abort()
-			if rb != nil {
-				rb.release()
-				saved.restore(r)
-			}
+			rw.abort() // next panicked
+		}
+		if rb != nil {
+			rb.release()
+			saved.restore(r)
 		}
 	}()
 	next(rw, r)
 	rw.finish()
-	if rb != nil {
-		rb.release()
-		saved.restore(r)
-	}
 	done = true
 	return nil
 }

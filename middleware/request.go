@@ -45,16 +45,10 @@ var (
 	errBusy           = &rejection{Status: http.StatusServiceUnavailable, Reason: ReasonBudget, Message: "server busy: no memory for the request body now, retry later"}
 )
 
-// tryAcquire takes a buffer for n bytes if the budget has room now,
-// without counting a refusal.
-func (c *config) tryAcquire(n int) (seam.Buffer, bool) {
-	return c.pool.TryAcquire(n)
-}
-
 // acquire takes a buffer for n bytes, waiting at most BudgetWait. Only a
 // request that is then refused counts as a budget rejection.
 func (c *config) acquire(ctx context.Context, n int) (seam.Buffer, error) {
-	if b, ok := c.tryAcquire(n); ok {
+	if b, ok := c.pool.TryAcquire(n); ok {
 		return b, nil
 	}
 	if c.BudgetWait <= 0 || ctx.Err() != nil {

@@ -199,7 +199,7 @@ func (rw *responseWriter) acquire(n int) bool {
 	if rw.buf != nil {
 		return true
 	}
-	buf, ok := rw.c.tryAcquire(n)
+	buf, ok := rw.c.pool.TryAcquire(n)
 	if !ok {
 		return false
 	}
