@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/pprof"
+	_ "net/http/pprof" // for -pprof
 	"slices"
 	"strconv"
 	"sync"
@@ -95,13 +95,9 @@ func NewApp(o Options) (*App, error) {
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	if o.Pprof {
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		e.Any("/debug/pprof/*", echo.WrapHandler(mux))
+		// net/http/pprof registers its handlers on http.DefaultServeMux,
+		// which serves nothing else here.
+		e.Any("/debug/pprof/*", echo.WrapHandler(http.DefaultServeMux))
 	}
 	return a, nil
 }

@@ -40,6 +40,12 @@ type Options struct {
 	MaxIdle     Size
 	BudgetWait  time.Duration
 
+	// PoolIdleTimeout and FreeOSInterval set the sized pool's
+	// bufpool.Config.IdleTimeout and FreeOSMemoryInterval: 0 for
+	// bufpool's default, negative to turn it off.
+	PoolIdleTimeout time.Duration
+	FreeOSInterval  time.Duration
+
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
@@ -82,6 +88,8 @@ func ParseOptions(args []string, getenv func(string) string, usage io.Writer) (O
 	fs.Var(&o.MaxIdle, "max-idle", "most memory the pool keeps for reuse (sized mode)")
 	fs.Var(&o.Budget, "budget", "in-use budget of the pool in bytes (sized mode), 0 for none")
 	fs.DurationVar(&o.BudgetWait, "budget-wait", o.BudgetWait, "how long a request waits for the budget before 503")
+	fs.DurationVar(&o.PoolIdleTimeout, "pool-idle-timeout", 0, "idle buffers unused this long are let go (sized mode); 0 for bufpool's "+bufpool.DefaultIdleTimeout.String()+", negative for never")
+	fs.DurationVar(&o.FreeOSInterval, "free-os-interval", 0, "least time between collections the pool forces to return memory (sized mode); 0 for bufpool's "+bufpool.DefaultFreeOSMemoryInterval.String()+", negative for never")
 	fs.DurationVar(&o.ReadHeaderTimeout, "read-header-timeout", o.ReadHeaderTimeout, "http.Server ReadHeaderTimeout")
 	fs.DurationVar(&o.ReadTimeout, "read-timeout", o.ReadTimeout, "http.Server ReadTimeout (headers and body)")
 	fs.DurationVar(&o.WriteTimeout, "write-timeout", o.WriteTimeout, "http.Server WriteTimeout")

@@ -55,6 +55,10 @@ func TestParseOptions(t *testing.T) {
 		{"budget", []string{"-budget", "1.5MB"}, nil, func(o *Options) { o.Budget = 1_500_000 }},
 		{"budget-wait", []string{"-budget-wait", "50ms"}, nil, func(o *Options) { o.BudgetWait = 50 * time.Millisecond }},
 		{"budget-wait zero", []string{"-budget-wait", "0"}, nil, func(o *Options) { o.BudgetWait = 0 }},
+		{"pool-idle-timeout", []string{"-pool-idle-timeout", "500ms"}, nil, func(o *Options) { o.PoolIdleTimeout = 500 * time.Millisecond }},
+		{"pool-idle-timeout off", []string{"-pool-idle-timeout", "-1s"}, nil, func(o *Options) { o.PoolIdleTimeout = -time.Second }},
+		{"free-os-interval", []string{"-free-os-interval", "10s"}, nil, func(o *Options) { o.FreeOSInterval = 10 * time.Second }},
+		{"free-os-interval off", []string{"-free-os-interval=-1ns"}, nil, func(o *Options) { o.FreeOSInterval = -1 }},
 		{"read-header-timeout", []string{"-read-header-timeout", "1s"}, nil, func(o *Options) { o.ReadHeaderTimeout = time.Second }},
 		{"read-timeout", []string{"-read-timeout", "2s"}, nil, func(o *Options) { o.ReadTimeout = 2 * time.Second }},
 		{"write-timeout", []string{"-write-timeout", "3s"}, nil, func(o *Options) { o.WriteTimeout = 3 * time.Second }},
@@ -72,6 +76,7 @@ func TestParseOptions(t *testing.T) {
 		{"env max-body", nil, []string{"BODYPOOL_MAX_BODY=16MiB"}, func(o *Options) { o.MaxBody = 16 << 20 }},
 		{"env pool", nil, []string{"BODYPOOL_POOL=off"}, func(o *Options) { o.Pool = ModeOff }},
 		{"env budget-wait", nil, []string{"BODYPOOL_BUDGET_WAIT=1s"}, func(o *Options) { o.BudgetWait = time.Second }},
+		{"env pool timeouts", nil, []string{"BODYPOOL_POOL_IDLE_TIMEOUT=1m", "BODYPOOL_FREE_OS_INTERVAL=-1s"}, func(o *Options) { o.PoolIdleTimeout, o.FreeOSInterval = time.Minute, -time.Second }},
 		{"env read-header-timeout", nil, []string{"BODYPOOL_READ_HEADER_TIMEOUT=7s"}, func(o *Options) { o.ReadHeaderTimeout = 7 * time.Second }},
 		{"env bools", nil, []string{"BODYPOOL_H2C=true", "BODYPOOL_PPROF=1", "BODYPOOL_TRACK=false"}, func(o *Options) { o.H2C, o.Pprof = true, true }},
 		{"env empty is unset", nil, []string{"BODYPOOL_MAX_BODY=", "BODYPOOL_POOL="}, func(*Options) {}},
@@ -114,6 +119,8 @@ func TestParseOptionsErrors(t *testing.T) {
 		{"bad max-buffered", []string{"-max-buffered", "1.5"}, nil, []string{"flag -max-buffered", `"1.5"`}},
 		{"bad budget", []string{"-budget", "lots"}, nil, []string{"flag -budget", `"lots"`}},
 		{"bad duration", []string{"-budget-wait", "soon"}, nil, []string{"flag -budget-wait", `"soon"`}},
+		{"duration without a unit", []string{"-pool-idle-timeout", "-1"}, nil, []string{"flag -pool-idle-timeout", `"-1"`}},
+		{"bad free-os-interval", []string{"-free-os-interval", "often"}, nil, []string{"flag -free-os-interval", `"often"`}},
 		{"negative budget-wait", []string{"-budget-wait", "-1ms"}, nil, []string{"flag -budget-wait", `"-1ms"`, "negative"}},
 		{"negative read-header-timeout", []string{"-read-header-timeout", "-1s"}, nil, []string{"flag -read-header-timeout", `"-1s"`}},
 		{"negative read-timeout", []string{"-read-timeout", "-1s"}, nil, []string{"flag -read-timeout", `"-1s"`}},
@@ -172,7 +179,7 @@ func TestParseOptionsHelp(t *testing.T) {
 			if n := strings.Count(u, "Usage: demo-server"); n != 1 {
 				t.Errorf("usage printed %d times, want once:\n%s", n, u)
 			}
-			for _, w := range []string{"BODYPOOL_", "BODYPOOL_MAX_BODY", "-max-body", "-pool", "-budget-wait", "-grace", "-track", "(default 8MiB)"} {
+			for _, w := range []string{"BODYPOOL_", "BODYPOOL_MAX_BODY", "-max-body", "-pool", "-budget-wait", "-grace", "-track", "-pool-idle-timeout", "-free-os-interval", "(default 8MiB)"} {
 				if !strings.Contains(u, w) {
 					t.Errorf("usage does not mention %q:\n%s", w, u)
 				}

@@ -3,10 +3,8 @@ package demo
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -26,7 +24,11 @@ type pool struct {
 
 func newPool(o Options) (*pool, error) {
 	if o.Pool == ModeSized {
-		p, err := bufpool.New(bufpool.Config{MaxInUseBytes: int64(o.Budget), MaxIdleBytes: int64(o.MaxIdle), Poison: o.Poison, Track: o.Track})
+		p, err := bufpool.New(bufpool.Config{
+			MaxInUseBytes: int64(o.Budget), MaxIdleBytes: int64(o.MaxIdle),
+			IdleTimeout: o.PoolIdleTimeout, FreeOSMemoryInterval: o.FreeOSInterval,
+			Poison: o.Poison, Track: o.Track,
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +138,7 @@ func (p *plainPool) Acquire(_ context.Context, n int) (seam.Buffer, error) {
 	if b == nil {
 		b = new(plainBuffer)
 	}
-	*b = plainBuffer{b: mem, handle: h, pool: p, class: p.class(n), out: cap(mem)}
+	*b = plainBuffer{buf: *bytes.NewBuffer(mem), handle: h, pool: p, class: p.class(n), out: cap(mem)}
 	c := &p.counts[b.class]
 	c.gets.Add(1)
 	if hit {
@@ -174,66 +176,46 @@ func (p *plainPool) Stats() bufpool.Stats {
 	return st
 }
 
-// plainBuffer implements seam.Buffer over a byte slice that grows by
-// append, as code without a size-classed pool does.
+// plainBuffer implements seam.Buffer over a bytes.Buffer that grows as
+// bytes.Buffer does, as code without a size-classed pool does.
 type plainBuffer struct {
-	b      []byte
+	buf    bytes.Buffer
 	handle any
 	pool   *plainPool
 	class  int
 	out    int // capacity counted in use
 }
 
-func (b *plainBuffer) Bytes() []byte                      { return b.b }
-func (b *plainBuffer) Len() int                           { return len(b.b) }
+func (b *plainBuffer) Bytes() []byte                      { return b.buf.Bytes() }
+func (b *plainBuffer) Len() int                           { return b.buf.Len() }
+func (b *plainBuffer) Write(p []byte) (int, error)        { return b.buf.Write(p) }
+func (b *plainBuffer) Grow(n int) error                   { b.buf.Grow(n); return nil }
 func (b *plainBuffer) SizeHint(int)                       {}
-func (b *plainBuffer) Grow(n int) error                   { b.b = slices.Grow(b.b, n); return nil }
 func (b *plainBuffer) Reserve(context.Context, int) error { return nil }
-
-func (b *plainBuffer) Write(p []byte) (int, error) {
-	b.b = append(b.b, p...)
-	return len(p), nil
-}
 
 var errTooLarge = fmt.Errorf("demo: %w", bufpool.ErrTooLarge)
 
+// ReadFromLimit reads r to its end, or to the byte beyond limit and then
+// fails with an error wrapping bufpool.ErrTooLarge, as bufpool does.
 func (b *plainBuffer) ReadFromLimit(r io.Reader, limit int64) (int64, error) {
-	start := len(b.b)
-	for {
-		if len(b.b) == cap(b.b) {
-			b.b = append(b.b, 0)[:len(b.b)]
-		}
-		free := b.b[len(b.b):cap(b.b)]
-		if room := limit + 1 - int64(len(b.b)-start); int64(len(free)) > room {
-			free = free[:room]
-		}
-		n, err := r.Read(free)
-		b.b = b.b[:len(b.b)+n]
-		// Checked before io.EOF: the byte beyond the limit may arrive
-		// together with the end of the data.
-		if int64(len(b.b)-start) > limit {
-			return int64(len(b.b) - start), errTooLarge
-		}
-		if errors.Is(err, io.EOF) {
-			return int64(len(b.b) - start), nil
-		}
-		if err != nil {
-			return int64(len(b.b) - start), err
-		}
+	n, err := b.buf.ReadFrom(io.LimitReader(r, limit+1))
+	if n > limit {
+		return n, errTooLarge
 	}
+	return n, err
 }
 
 func (b *plainBuffer) Release() {
 	p := b.pool
 	p.counts[b.class].releases.Add(1)
 	p.inUse.Add(-int64(b.out))
-	p.source.give(b.b, b.handle)
+	p.source.give(b.buf.Bytes(), b.handle)
 	*b = plainBuffer{}
 	p.wrappers.Put(b)
 }
 
 func (b *plainBuffer) Detach() []byte {
-	p, mem := b.pool, b.b
+	p, mem := b.pool, b.buf.Bytes()
 	p.counts[b.class].detached.Add(1)
 	p.inUse.Add(-int64(b.out))
 	*b = plainBuffer{}

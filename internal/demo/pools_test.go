@@ -45,6 +45,32 @@ func TestNewPoolModes(t *testing.T) {
 	}
 }
 
+// TestNewPoolTimeouts checks that -pool-idle-timeout and -free-os-interval
+// reach the sized pool's Config: bufpool refuses an IdleTimeout below
+// 10 ms, and takes negative values for off.
+func TestNewPoolTimeouts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args    []string
+		wantErr string // in newPool's error; "" for none
+	}{
+		{[]string{"-pool", ModeSized}, ""},
+		{[]string{"-pool", ModeSized, "-pool-idle-timeout", "50ms", "-free-os-interval", "1s"}, ""},
+		{[]string{"-pool", ModeSized, "-pool-idle-timeout", "-1s", "-free-os-interval", "-1s"}, ""},
+		{[]string{"-pool", ModeSized, "-pool-idle-timeout", "5ms"}, "IdleTimeout 5ms"},
+		{[]string{"-pool", ModeSyncPool, "-pool-idle-timeout", "5ms"}, ""}, // the sized mode's only
+	} {
+		o, err := ParseOptions(tc.args, env(), nil)
+		if err != nil {
+			t.Fatalf("ParseOptions(%q): %v", tc.args, err)
+		}
+		_, err = newPool(o)
+		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (!errors.Is(err, bufpool.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("newPool(%q) error %v, want %q", tc.args, err, tc.wantErr)
+		}
+	}
+}
+
 // checkAtRest verifies the counters of st once every buffer is back:
 // every get was a hit or a miss, and was released or detached.
 func checkAtRest(t *testing.T, mode string, st bufpool.Stats) {

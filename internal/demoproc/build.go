@@ -2,12 +2,14 @@ package demoproc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -19,24 +21,20 @@ const modulePath = "github.com/bodypool/bodypool"
 
 // goCommand returns the go command of the toolchain that built the caller,
 // else the first one on PATH.
-func goCommand() (string, error) {
+func goCommand() string {
 	//lint:ignore SA1019 the toolchain that built this binary, not whichever go is first on PATH
 	gocmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gocmd); err == nil {
-		return gocmd, nil
+	if _, err := os.Stat(gocmd); err != nil {
+		return "go"
 	}
-	return exec.LookPath("go")
+	return gocmd
 }
 
 // Repo returns the folder of the bodypool module as the go command sees it
 // from the working folder: the checkout itself, or the target of the
 // replace directive of a module that requires it (the loadtest module).
 func Repo(ctx context.Context) (string, error) {
-	gocmd, err := goCommand()
-	if err != nil {
-		return "", err
-	}
-	out, err := exec.CommandContext(ctx, gocmd, "list", "-m", "-f", "{{.Dir}}", modulePath).Output()
+	out, err := exec.CommandContext(ctx, goCommand(), "list", "-m", "-f", "{{.Dir}}", modulePath).Output()
 	dir := strings.TrimSpace(string(out))
 	if err != nil || dir == "" {
 		return "", fmt.Errorf("demoproc: no %s module seen from here (%v); run inside the checkout", modulePath, err)
@@ -49,16 +47,8 @@ func Repo(ctx context.Context) (string, error) {
 // commit, and whether the tree had changes. With race the binary has the
 // race detector.
 func Build(ctx context.Context, repo, dir string, race bool) (bin, desc string, err error) {
-	gocmd, err := goCommand()
-	if err != nil {
-		return "", "", fmt.Errorf("demoproc: no go command to build the server: %w", err)
-	}
 	bin = filepath.Join(dir, "demo-server")
-	args := []string{"build", "-o", bin}
-	if race {
-		args = append(args, "-race")
-	}
-	cmd := exec.CommandContext(ctx, gocmd, append(args, "./cmd/demo-server")...)
+	cmd := exec.CommandContext(ctx, goCommand(), "build", "-race="+strconv.FormatBool(race), "-o", bin, "./cmd/demo-server")
 	cmd.Dir = repo
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", "", fmt.Errorf("demoproc: go %s in %s: %v\n%s", strings.Join(cmd.Args[1:], " "), repo, err, out)
@@ -95,7 +85,7 @@ func Binary() (string, error) {
 			built.err = err
 			return
 		}
-		built.bin, _, built.err = Build(ctx, repo, built.dir, raceEnabled)
+		built.bin, _, built.err = Build(ctx, repo, built.dir, raceEnabled())
 	})
 	return built.bin, built.err
 }
@@ -112,5 +102,9 @@ func Main(m goleak.TestingM) {
 	}))
 }
 
-// errNoBinary says that Config.Bin is empty.
-var errNoBinary = errors.New("demoproc: Config.Bin is empty")
+// raceEnabled reports whether this binary has the race detector, so that
+// the server Binary builds has it too.
+func raceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	return ok && slices.Contains(bi.Settings, debug.BuildSetting{Key: "-race", Value: "true"})
+}

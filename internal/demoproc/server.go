@@ -1,25 +1,25 @@
 package demoproc
 
 import (
-	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
 
-// StartLine matches the line with which the demo server announces its
+// startLine matches the line with which the demo server announces its
 // address; the first group is the URL, the second the host:port.
-var StartLine = regexp.MustCompile(`listening on (http://(\S+))`)
+var startLine = regexp.MustCompile(`listening on (http://(\S+))`)
 
 // Config says how to start a server.
 type Config struct {
@@ -52,11 +52,7 @@ type Server struct {
 // /healthz answers 200. The address must be a loopback one.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Bin == "" {
-		return nil, errNoBinary
-	}
-	timeout := cfg.StartTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
+		return nil, errors.New("demoproc: Config.Bin is empty")
 	}
 	cmd := exec.Command(cfg.Bin, append([]string{"-addr", "127.0.0.1:0"}, cfg.Args...)...)
 	cmd.Env = Environ(cfg.Env...)
@@ -70,82 +66,54 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// the server's goroutine count.
 		scraper: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second},
 	}
-	cmd.Stderr = s.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
+	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("demoproc: starting %s: %w", cfg.Bin, err)
 	}
-	addr := make(chan []string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-		announced := false
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(s.stdout, line)
-			if m := StartLine.FindStringSubmatch(line); m != nil && !announced {
-				addr <- m
-				announced = true
-			}
-		}
-		// Keep draining, so the server never blocks on a full pipe.
-		_, _ = io.Copy(s.stdout, stdout)
-	}()
 	go func() {
 		s.waitErr = cmd.Wait()
 		close(s.exited)
 	}()
-
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	fail := func(err error) (*Server, error) {
+	if err := s.awaitStart(ctx, cmp.Or(cfg.StartTimeout, 30*time.Second)); err != nil {
 		s.Stop(0)
 		return nil, fmt.Errorf("demoproc: %s: %w\nstdout:\n%s\nstderr:\n%s", s, err, s.stdout, s.stderr)
 	}
-	select {
-	case m := <-addr:
-		if err := Loopback(m[2]); err != nil {
-			return fail(err)
-		}
-		s.URL, s.Addr = m[1], m[2]
-	case <-s.exited:
-		return fail(fmt.Errorf("exited at start: %v", s.waitErr))
-	case <-ctx.Done():
-		return fail(fmt.Errorf("no start line: %w", ctx.Err()))
-	}
+	return s, nil
+}
+
+// awaitStart waits at most timeout for the start line, then asks /healthz.
+// The server prints the line once it listens, so the request waits in the
+// listen queue until it serves.
+func (s *Server) awaitStart(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	for {
-		err := s.healthz(ctx)
-		if err == nil {
-			return s, nil
+		if m := startLine.FindStringSubmatch(s.stdout.String()); m != nil {
+			if err := Loopback(m[2]); err != nil {
+				return err
+			}
+			s.URL, s.Addr = m[1], m[2]
+			break
 		}
 		select {
 		case <-s.exited:
-			return fail(fmt.Errorf("exited at start: %v", s.waitErr))
+			return fmt.Errorf("exited at start: %v", s.waitErr)
 		case <-ctx.Done():
-			return fail(fmt.Errorf("/healthz: %v", err))
-		case <-time.After(20 * time.Millisecond):
+			return fmt.Errorf("no start line: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
-}
-
-func (s *Server) healthz(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/healthz", nil)
 	if err != nil {
 		return err
 	}
 	resp, err := s.scraper.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("/healthz: %w", err)
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %s", resp.Status)
+		return fmt.Errorf("/healthz: status %s", resp.Status)
 	}
 	return nil
 }
@@ -163,9 +131,6 @@ func (s *Server) Stdout() string { return s.stdout.String() }
 // Stderr returns what the server wrote to standard error (its last
 // mebibyte).
 func (s *Server) Stderr() string { return s.stderr.String() }
-
-// Exited is closed once the server has exited.
-func (s *Server) Exited() <-chan struct{} { return s.exited }
 
 // Signal sends sig to the server, unless it has exited.
 func (s *Server) Signal(sig os.Signal) error {
@@ -202,24 +167,12 @@ func (s *Server) Wait(timeout time.Duration) error {
 	return fmt.Errorf("demoproc: %s did not exit within %s; killed", s, timeout)
 }
 
-// Stop asks the server to shut down (SIGTERM), kills it if it has not
-// exited within timeout, and closes idle scrape connections. It returns
-// what Wait returns. It is safe to call more than once.
+// Stop asks the server to shut down (SIGTERM) and kills it if it has not
+// exited within timeout. It returns what Wait returns. It is safe to call
+// more than once.
 func (s *Server) Stop(timeout time.Duration) error {
-	s.scraper.CloseIdleConnections()
 	_ = s.Signal(syscall.SIGTERM)
 	return s.Wait(timeout)
-}
-
-// ExitCode is the server's exit status, or -1 while it runs or when it was
-// killed by a signal.
-func (s *Server) ExitCode() int {
-	select {
-	case <-s.exited:
-		return s.cmd.ProcessState.ExitCode()
-	default:
-		return -1
-	}
 }
 
 // Scrape reads the server's /metrics, over a connection of its own.
@@ -232,12 +185,7 @@ func (s *Server) Scrape(ctx context.Context) (Metrics, error) {
 // (NAME=value): the environment of a server that only its flags and extra
 // configure.
 func Environ(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "BODYPOOL_") {
-			env = append(env, kv)
-		}
-	}
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "BODYPOOL_") })
 	return append(env, extra...)
 }
 

@@ -17,33 +17,30 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/bodypool/bodypool/internal/demoproc"
 )
 
+const usage = "usage: summary scrape URL FILE | report -summary FILE -before FILE -after FILE [-hwm-kib N] [-script S] [-mode M] [-json FILE]"
+
 func main() {
-	if len(os.Args) < 2 {
-		usage()
-	}
 	var err error
-	switch os.Args[1] {
-	case "scrape":
-		if len(os.Args) != 4 {
-			usage()
-		}
-		err = scrapeCmd(os.Args[2], os.Args[3])
-	case "report":
+	switch {
+	case len(os.Args) == 4 && os.Args[1] == "scrape":
+		err = scrape(os.Args[2], os.Args[3])
+	case len(os.Args) >= 2 && os.Args[1] == "report":
 		err = reportCmd(os.Args[2:], os.Stdout)
 	default:
-		usage()
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "summary %s: %v\n", os.Args[1], err)
@@ -51,90 +48,62 @@ func main() {
 	}
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: summary scrape URL FILE | report -summary FILE -before FILE -after FILE [-hwm-kib N] [-script S] [-mode M] [-json FILE]")
-	os.Exit(2)
-}
-
 // loopbackURL accepts only http URLs whose host is a loopback address.
-func loopbackURL(raw string) (string, error) {
+func loopbackURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if u.Scheme != "http" {
-		return "", fmt.Errorf("%q: only http URLs are supported", raw)
+		return fmt.Errorf("%q: only http URLs are supported", raw)
 	}
-	host := u.Hostname()
-	if host != "localhost" {
-		ip := net.ParseIP(host)
-		if ip == nil || !ip.IsLoopback() {
-			return "", fmt.Errorf("%q: only loopback addresses are allowed", raw)
-		}
-	}
-	return u.String(), nil
+	return demoproc.Loopback(u.Host)
 }
 
-var client = &http.Client{Timeout: 10 * time.Second}
-
-func get(raw string) ([]byte, error) {
-	u, err := loopbackURL(raw)
-	if err != nil {
-		return nil, err
+// scrape saves the body of GET raw to file.
+func scrape(raw, file string) error {
+	if err := loopbackURL(raw); err != nil {
+		return err
 	}
-	resp, err := client.Get(u)
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(raw)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	return body, nil
-}
-
-func scrapeCmd(raw, file string) error {
-	body, err := get(raw)
-	if err != nil {
-		return err
+		return fmt.Errorf("GET %s: %s", raw, resp.Status)
 	}
 	return os.WriteFile(file, body, 0o644)
 }
 
+// k6Summary is what report reads of the summary data k6 passes to
+// handleSummary: the request count. k6 prints the rest itself (latency,
+// failures, thresholds) just above the report.
 type k6Summary struct {
-	Metrics map[string]struct {
-		Type       string             `json:"type"`
-		Values     map[string]float64 `json:"values"`
-		Thresholds map[string]struct {
-			OK bool `json:"ok"`
-		} `json:"thresholds"`
+	Metrics struct {
+		HTTPReqs struct {
+			Values struct {
+				Count float64 `json:"count"`
+			} `json:"values"`
+		} `json:"http_reqs"`
 	} `json:"metrics"`
-	State struct {
-		TestRunDurationMs float64 `json:"testRunDurationMs"`
-	} `json:"state"`
 }
 
-// Report holds the figures of one run.
+// Report holds the server's figures of one run.
 type Report struct {
 	Script           string             `json:"script"`
 	Mode             string             `json:"mode"`
-	Seconds          float64            `json:"seconds"`
 	Requests         float64            `json:"requests"`
-	RequestsPerSec   float64            `json:"requests_per_sec"`
-	FailedRate       float64            `json:"failed_rate"`
-	P95Ms            float64            `json:"p95_ms"`
-	P99Ms            float64            `json:"p99_ms"`
 	AllocBytes       float64            `json:"alloc_bytes"`
 	AllocBytesPerReq float64            `json:"alloc_bytes_per_req"`
 	GCCycles         float64            `json:"gc_cycles"`
 	GCPer1000Req     float64            `json:"gc_per_1000_req"`
 	PeakRSSBytes     float64            `json:"peak_rss_bytes"`
-	EndRSSBytes      float64            `json:"end_rss_bytes"`
-	FailedThresholds []string           `json:"failed_thresholds"`
 	Bufpool          map[string]float64 `json:"bufpool_counter_deltas,omitempty"`
 }
 
@@ -153,60 +122,37 @@ func readProm(file string) (map[string]float64, error) {
 	return m.Totals(), nil
 }
 
-func buildReport(sum *k6Summary, before, after map[string]float64, hwmKiB float64) (*Report, error) {
-	reqs, ok := sum.Metrics["http_reqs"]
-	if !ok {
-		return nil, errors.New("the k6 summary has no http_reqs metric")
-	}
-	r := &Report{
-		Seconds:          sum.State.TestRunDurationMs / 1000,
-		Requests:         reqs.Values["count"],
-		RequestsPerSec:   reqs.Values["rate"],
-		FailedRate:       sum.Metrics["http_req_failed"].Values["rate"],
-		P95Ms:            sum.Metrics["http_req_duration"].Values["p(95)"],
-		P99Ms:            sum.Metrics["http_req_duration"].Values["p(99)"],
-		PeakRSSBytes:     hwmKiB * 1024,
-		EndRSSBytes:      after["process_resident_memory_bytes"],
-		FailedThresholds: []string{},
-	}
-	delta := func(name string) (float64, error) {
-		a, okA := after[name]
-		b, okB := before[name]
-		if !okA || !okB {
-			return 0, fmt.Errorf("/metrics has no %s", name)
-		}
-		return a - b, nil
-	}
-	var err error
-	if r.AllocBytes, err = delta("go_memstats_alloc_bytes_total"); err != nil {
-		return nil, err
-	}
-	if r.GCCycles, err = delta("go_gc_duration_seconds_count"); err != nil {
-		return nil, err
-	}
-	if r.Requests > 0 {
-		r.AllocBytesPerReq = r.AllocBytes / r.Requests
-		r.GCPer1000Req = 1000 * r.GCCycles / r.Requests
-	}
-	for name, m := range sum.Metrics {
-		for expr, t := range m.Thresholds {
-			if !t.OK {
-				r.FailedThresholds = append(r.FailedThresholds, name+" "+expr)
+// buildReport computes the figures from the request count k6 reports, the
+// server's counters before and after the run, and its VmHWM in KiB.
+func buildReport(requests float64, before, after map[string]float64, hwmKiB float64) (*Report, error) {
+	for _, m := range []map[string]float64{before, after} {
+		for _, name := range []string{"go_memstats_alloc_bytes_total", "go_gc_duration_seconds_count"} {
+			if _, ok := m[name]; !ok {
+				return nil, fmt.Errorf("/metrics has no %s", name)
 			}
 		}
 	}
-	sort.Strings(r.FailedThresholds)
+	r := &Report{Requests: requests, PeakRSSBytes: hwmKiB * 1024, Bufpool: make(map[string]float64)}
 	for name, a := range after {
-		if strings.HasPrefix(name, "bufpool_") && strings.HasSuffix(name, "_total") {
-			if r.Bufpool == nil {
-				r.Bufpool = make(map[string]float64)
-			}
-			r.Bufpool[name] = a - before[name]
+		delta := a - before[name]
+		switch {
+		case name == "go_memstats_alloc_bytes_total":
+			r.AllocBytes = delta
+		case name == "go_gc_duration_seconds_count":
+			r.GCCycles = delta
+		case strings.HasPrefix(name, "bufpool_") && strings.HasSuffix(name, "_total"):
+			r.Bufpool[name] = delta
 		}
+	}
+	if requests > 0 {
+		r.AllocBytesPerReq = r.AllocBytes / requests
+		r.GCPer1000Req = 1000 * r.GCCycles / requests
 	}
 	return r, nil
 }
 
+// bytesIEC writes b in the largest binary unit below it, as k6's summary
+// (k6/lib/summary.js) does.
 func bytesIEC(b float64) string {
 	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
 	i := 0
@@ -223,26 +169,15 @@ func bytesIEC(b float64) string {
 func printReport(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "== bodypool server figures: %s, pool=%s\n", r.Script, r.Mode)
 	row := func(k, format string, a ...any) { fmt.Fprintf(w, "  %-34s "+format+"\n", append([]any{k}, a...)...) }
-	row("requests (k6 http_reqs)", "%.0f in %.1fs (%.1f/s)", r.Requests, r.Seconds, r.RequestsPerSec)
-	row("failed", "%.2f%%", 100*r.FailedRate)
-	row("latency p95 / p99", "%.2fms / %.2fms", r.P95Ms, r.P99Ms)
+	row("requests (k6 http_reqs)", "%.0f", r.Requests)
 	row("allocated", "%s total, %s per request", bytesIEC(r.AllocBytes), bytesIEC(r.AllocBytesPerReq))
 	row("GC cycles", "%.0f (%.2f per 1000 requests)", r.GCCycles, r.GCPer1000Req)
 	row("peak RSS (VmHWM)", "%s", bytesIEC(r.PeakRSSBytes))
-	row("RSS at the end", "%s", bytesIEC(r.EndRSSBytes))
-	names := make([]string, 0, len(r.Bufpool))
-	for n := range r.Bufpool {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(r.Bufpool)) {
 		row(n, "+%.0f", r.Bufpool[n])
 	}
-	if len(r.FailedThresholds) > 0 {
-		fmt.Fprintf(w, "  failed thresholds: %s\n", strings.Join(r.FailedThresholds, "; "))
-	}
-	fmt.Fprintf(w, "RESULT script=%s pool=%s requests=%.0f alloc_bytes_per_req=%.0f gc_cycles=%.0f gc_per_1000_req=%.3f peak_rss_bytes=%.0f failed_thresholds=%d\n",
-		r.Script, r.Mode, r.Requests, r.AllocBytesPerReq, r.GCCycles, r.GCPer1000Req, r.PeakRSSBytes, len(r.FailedThresholds))
+	fmt.Fprintf(w, "RESULT script=%s pool=%s requests=%.0f alloc_bytes_per_req=%.0f gc_cycles=%.0f gc_per_1000_req=%.3f peak_rss_bytes=%.0f\n",
+		r.Script, r.Mode, r.Requests, r.AllocBytesPerReq, r.GCCycles, r.GCPer1000Req, r.PeakRSSBytes)
 }
 
 func reportCmd(args []string, w io.Writer) error {
@@ -276,18 +211,18 @@ func reportCmd(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r, err := buildReport(&sum, before, after, *hwm)
+	r, err := buildReport(sum.Metrics.HTTPReqs.Values.Count, before, after, *hwm)
 	if err != nil {
 		return err
 	}
 	r.Script, r.Mode = *script, *mode
 	printReport(w, r)
-	if *jsonOut != "" {
-		out, err := json.MarshalIndent(r, "", "  ")
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(*jsonOut, append(out, '\n'), 0o644)
+	if *jsonOut == "" {
+		return nil
 	}
-	return nil
+	out, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(*jsonOut, append(out, '\n'), 0o644)
 }

@@ -1,5 +1,0 @@
-//go:build !race
-
-package demoproc
-
-const raceEnabled = false
