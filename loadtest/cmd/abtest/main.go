@@ -1,6 +1,6 @@
 // Command abtest compares the bodypool demo server's pool modes under a
-// bounded load on 127.0.0.1 and writes results.json, report.md,
-// report.html and SVG charts into -out.
+// bounded load on 127.0.0.1 and writes results.json, report.md and an SVG
+// chart per workload or scenario into -out.
 //
 // For every round, workload and mode it starts a fresh demo-server process,
 // sends -warmup and then -requests POST /echo requests from -concurrency
@@ -67,7 +67,7 @@ func run(args []string, stderr io.Writer) int {
 		rounds      = fs.Int("rounds", 3, "rounds; each runs every workload and mode")
 		workloads   = fs.String("workloads", "small,medium,large,mixed", "comma-separated workloads: small, medium, large, mixed")
 		modes       = fs.String("modes", strings.Join(demo.Modes, ","), "comma-separated pool modes ("+abtest.Baseline+" is the baseline of the ratios)")
-		out         = fs.String("out", "out", "folder for results.json, report.md, report.html and the charts")
+		out         = fs.String("out", "out", "folder for results.json, report.md and the charts")
 		quick       = fs.Bool("quick", false, "smoke run: 300 requests, 50 warm-up, 1 round, workloads small and mixed (explicit flags win)")
 		server      = fs.String("server", "", "demo-server binary (default: build cmd/demo-server of -repo)")
 		repo        = fs.String("repo", "", "bodypool checkout to build the server from (default: found above the working folder)")
@@ -192,10 +192,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 
 	if *profileDir != "" {
-		files, err := abtest.Profile(ctx, abtest.ProfileConfig{
-			ServerBin: cfg.ServerBin, ServerArgs: cfg.ServerArgs, Modes: cfg.Modes, Scenario: scs[0],
-			Requests: *requests, Warmup: *warmup, Seconds: *profileSecs, Seed: *seed, Dir: *profileDir, Progress: stderr,
-		})
+		files, err := abtest.Profile(ctx, cfg, scs[0], *profileDir, *profileSecs)
 		for _, f := range files {
 			fmt.Fprintf(stderr, "wrote %s\n", f)
 		}
@@ -219,12 +216,17 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "abtest: writing the report: %v\n", err)
 		return 1
 	}
-	s := res.Summary
-	fmt.Fprintf(stderr, "load average after: %s\nwrote %s/report.md, report.html, results.json and %d charts\n",
-		res.Meta.LoadAfter, *out, len(abtest.Charts(res, s)))
-	fmt.Fprintf(stderr, "targets met: %d of %d judged\n", s.Met, s.Judged)
-	for _, v := range s.Verdicts {
-		fmt.Fprintf(stderr, "  %-6s %-7s %s: ratio %.3g %s\n", v.Status, v.Target.Workload, v.Target, float64(v.Ratio.Median), v.Note)
+	verdicts := abtest.Verdicts(res)
+	met := 0
+	for _, v := range verdicts {
+		if v.Status == "met" {
+			met++
+		}
+	}
+	fmt.Fprintf(stderr, "load average after: %s\nwrote %s/report.md, results.json and %d charts\ntargets met: %d of %d judged\n",
+		res.Meta.LoadAfter, *out, len(abtest.Charts(res)), met, len(verdicts))
+	for _, v := range verdicts {
+		fmt.Fprintf(stderr, "  %-6s %-7s %s: ratio %.3g %s\n", v.Status, v.Target.Workload, v.Target, v.Ratio.Median, v.Note)
 	}
 
 	failed := 0
@@ -244,7 +246,7 @@ func run(args []string, stderr io.Writer) int {
 	case failed > 0:
 		fmt.Fprintf(stderr, "abtest: %d requests failed\n", failed)
 		return 1
-	case *strict && s.Met < s.Judged:
+	case *strict && met < len(verdicts):
 		return 3
 	}
 	return 0
@@ -263,7 +265,6 @@ func rewrite(file, dir string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "abtest: %s: %v\n", file, err)
 		return 1
 	}
-	res.Summary = nil
 	if err := abtest.WriteReport(dir, &res); err != nil {
 		fmt.Fprintf(stderr, "abtest: writing the report: %v\n", err)
 		return 1

@@ -2,6 +2,7 @@ package abtest
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -14,249 +15,144 @@ import (
 // metric is one figure of a measurement that the report compares.
 type metric struct {
 	Key    string
-	Name   string
+	Name   string // in sentences and targets
+	Column string // the title of its table column and chart panel
 	Unit   string
-	Higher bool // higher is better
-	Of     func(measurement) float64
+	Higher bool   // higher is better
+	Tables string // the tables that show it: "all", "plain" or "spike" (those of spike scenarios)
+	Format func(float64) string
+	Of     func(measurement) float64 // NaN where the run has no such figure
 }
 
 // metrics are the compared figures, in report order.
 var metrics = []metric{
-	{"throughput", "Throughput", "req/s", true, func(m measurement) float64 { return m.Throughput }},
-	{"p50", "Latency p50", "ms", false, func(m measurement) float64 { return m.Latency.P50 }},
-	{"p99", "Latency p99", "ms", false, func(m measurement) float64 { return m.Latency.P99 }},
-	{"p99_9", "Latency p99.9", "ms", false, func(m measurement) float64 { return m.Latency.P999 }},
-	{"alloc", "Allocated bytes per request", "B/req", false, func(m measurement) float64 { return m.AllocPerRequest }},
-	{"gc", "GC cycles per 1,000 requests", "GC/1k req", false, func(m measurement) float64 { return m.GCPer1000 }},
-	{"peak_rss", "Peak RSS", "MiB", false, func(m measurement) float64 { return float64(m.PeakRSSBytes) / mib }},
-	{"cpu", "Server CPU time per request", "µs/req", false, func(m measurement) float64 { return m.CPUPerRequestUs }},
-	{"rss_5s", "RSS 5 s after the spike", "MiB", false, afterSpike(0, false)},
-	{"heap_5s", "Heap in use 5 s after the spike", "MiB", false, afterSpike(0, true)},
-	{"rss_30s", "RSS 30 s after the spike", "MiB", false, afterSpike(1, false)},
-	{"heap_30s", "Heap in use 30 s after the spike", "MiB", false, afterSpike(1, true)},
+	{"throughput", "Throughput", "req/s", "req/s", true, "all", fixed(0), func(m measurement) float64 { return m.Throughput }},
+	{"p50", "Latency p50", "p50 ms", "ms", false, "plain", formatMillis, func(m measurement) float64 { return m.Latency.P50 }},
+	{"p99", "Latency p99", "p99 ms", "ms", false, "all", formatMillis, func(m measurement) float64 { return m.Latency.P99 }},
+	{"p99_9", "Latency p99.9", "p99.9 ms", "ms", false, "plain", formatMillis, func(m measurement) float64 { return m.Latency.P999 }},
+	{"alloc", "Allocated bytes per request", "alloc/req", "B/req", false, "all", formatBytes, func(m measurement) float64 { return m.AllocPerRequest }},
+	{"gc", "GC cycles per 1,000 requests", "GC/1k req", "GC/1k req", false, "plain", fixed(2), func(m measurement) float64 { return m.GCPer1000 }},
+	{"peak_rss", "Peak RSS", "peak RSS MiB", "MiB", false, "all", fixed(1), func(m measurement) float64 { return float64(m.PeakRSSBytes) / mib }},
+	{"cpu", "Server CPU time per request", "CPU µs/req", "µs/req", false, "plain", fixed(0), func(m measurement) float64 { return m.CPUPerRequestUs }},
+	{"rss_5s", "RSS 5 s after the spike", "RSS +5 s MiB", "MiB", false, "spike", fixed(1), afterSpike(0, false)},
+	{"heap_5s", "Heap in use 5 s after the spike", "heap +5 s MiB", "MiB", false, "spike", fixed(1), afterSpike(0, true)},
+	{"rss_30s", "RSS 30 s after the spike", "RSS +30 s MiB", "MiB", false, "spike", fixed(1), afterSpike(1, false)},
+	{"heap_30s", "Heap in use 30 s after the spike", "heap +30 s MiB", "MiB", false, "spike", fixed(1), afterSpike(1, true)},
 }
 
 // afterSpike returns the figure of the memory sample i after a spike, in
-// MiB: the heap in use or the RSS. It is NaN for a run without a spike,
-// which the analysis leaves out. The metrics are named after the default
-// waits of 5 and 30 s; Meta.SpikeWaits says which ran.
+// MiB: the heap in use or the RSS. The metrics are named after the
+// default waits of 5 and 30 s; Meta.SpikeWaits says which ran.
 func afterSpike(i int, heap bool) func(measurement) float64 {
 	return func(m measurement) float64 {
-		if m.Spike == nil || len(m.Spike.After) <= i {
+		switch {
+		case m.Spike == nil || len(m.Spike.After) <= i:
 			return math.NaN()
-		}
-		if heap {
+		case heap:
 			return m.Spike.After[i].HeapInUseBytes / mib
 		}
 		return float64(m.Spike.After[i].RSSBytes) / mib
 	}
 }
 
-// isSpikeMetric reports whether metric key is defined only for spike runs.
-func isSpikeMetric(key string) bool {
-	switch key {
-	case "rss_5s", "heap_5s", "rss_30s", "heap_30s":
-		return true
+// metricByKey returns the metric with key k; it panics on an unknown key,
+// which only a mistake in this package can produce.
+func metricByKey(k string) metric {
+	i := slices.IndexFunc(metrics, func(m metric) bool { return m.Key == k })
+	if i < 0 {
+		panic("abtest: unknown metric " + k)
 	}
-	return false
+	return metrics[i]
 }
 
-// bestPeer names, as Target.Against, the better of the peers in each
+// format writes v in the metric's usual precision, "n/a" when it is not a
+// number.
+func (m metric) format(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "n/a"
+	}
+	return m.Format(v)
+}
+
+// bestPeer names, as a target's Against, the better of the peers in each
 // round: the pool a user would pick instead of bodypool's.
 const bestPeer = "best peer"
 
 // peers are the pools bestPeer chooses from.
 var peers = []string{demo.ModeCalibrated, demo.ModeSyncPool}
 
-// metricByKey returns the metric with key k; it panics on an unknown key,
-// which only a mistake in this package can produce.
-func metricByKey(k string) metric {
-	for _, m := range metrics {
-		if m.Key == k {
-			return m
+// runsOf returns the runs of workload w in any of modes.
+func runsOf(runs []measurement, w string, modes ...string) []measurement {
+	var out []measurement
+	for _, r := range runs {
+		if r.Workload == w && slices.Contains(modes, r.Mode) {
+			out = append(out, r)
 		}
 	}
-	panic("abtest: unknown metric " + k)
+	return out
 }
 
-// spread is a figure over rounds: its minimum, median and maximum, and over
-// how many rounds it was defined.
-type spread struct {
-	Min    figure `json:"min"`
-	Median figure `json:"median"`
-	Max    figure `json:"max"`
-	N      int    `json:"n"`
-}
-
-// spreadOf returns the spread of vs, ignoring NaNs.
-func spreadOf(vs []float64) spread {
-	s := spread{Min: figure(math.NaN()), Median: figure(median(vs)), Max: figure(math.NaN())}
-	for _, v := range vs {
-		if math.IsNaN(v) {
-			continue
-		}
-		if s.N == 0 || v < float64(s.Min) {
-			s.Min = figure(v)
-		}
-		if s.N == 0 || v > float64(s.Max) {
-			s.Max = figure(v)
-		}
-		s.N++
+// byRound returns metric m of mode under workload w in each round where it
+// is a number; for bestPeer, the better of the peers' figures in each
+// round (a mode is never its own peer).
+func byRound(runs []measurement, w, mode string, m metric) map[int]float64 {
+	modes := []string{mode}
+	if mode == bestPeer {
+		modes = peers
 	}
-	return s
+	out := map[int]float64{}
+	for _, r := range runsOf(runs, w, modes...) {
+		v := m.Of(r)
+		if b, ok := out[r.Round]; !math.IsNaN(v) && (!ok || (m.Higher && v > b) || (!m.Higher && v < b)) {
+			out[r.Round] = v
+		}
+	}
+	return out
+}
+
+// figures returns the spread over rounds of metric m of mode under w.
+func figures(runs []measurement, w, mode string, m metric) spread {
+	return spreadOf(slices.Collect(maps.Values(byRound(runs, w, mode, m))))
+}
+
+// ratios returns, by round, for every round in which both ran, metric m of
+// mode divided by that of against in the same round plus slack: runs of
+// one round ran close together, so their ratio suffers less from drift of
+// the machine than a ratio of medians would. Against may be bestPeer.
+func ratios(runs []measurement, w, mode, against string, m metric, slack float64) []float64 {
+	base, subject := byRound(runs, w, against, m), byRound(runs, w, mode, m)
+	var out []float64
+	for _, round := range slices.Sorted(maps.Keys(subject)) {
+		if b, ok := base[round]; ok {
+			out = append(out, ratio(subject[round], b+slack))
+		}
+	}
+	return out
 }
 
 // ratio returns x/base, or NaN when base is not positive.
 func ratio(x, base float64) float64 {
-	if base <= 0 || math.IsNaN(base) || math.IsNaN(x) {
+	if !(base > 0) {
 		return math.NaN()
 	}
 	return x / base
 }
 
-// summary is the analysis of Results: medians, ratios and verdicts.
-type summary struct {
-	Workloads []workloadSummary `json:"workloads"`
-	Verdicts  []verdict         `json:"verdicts"`
-	Met       int               `json:"targets_met"`
-	Judged    int               `json:"targets_judged"`
+// spread is a figure over rounds: its minimum, median and maximum, and over
+// how many rounds it was a number.
+type spread struct {
+	Min, Median, Max float64
+	N                int
 }
 
-// workloadSummary holds the figures of every mode under one workload.
-type workloadSummary struct {
-	Workload    string        `json:"workload"`
-	Description string        `json:"description"`
-	Modes       []modeSummary `json:"modes"`
-}
-
-// modeSummary holds one mode's figures under one workload: each metric over
-// rounds, and its ratio to the baseline mode of the same round.
-type modeSummary struct {
-	Mode   string `json:"mode"`
-	Rounds int    `json:"rounds"`
-	Errors int    `json:"errors"` // failed requests, warm-up included
-	// Figures and Ratios are keyed by Metric.Key; Ratios is empty for the
-	// baseline and when the baseline did not run. PeerRatios are the
-	// ratios to bestPeer, empty for the baseline and when no peer ran.
-	Figures    map[string]spread `json:"figures"`
-	Ratios     map[string]spread `json:"ratios_to_baseline"`
-	PeerRatios map[string]spread `json:"ratios_to_best_peer,omitempty"`
-	// HitRatio is the median share of pool gets served from idle memory,
-	// NaN in the modes without the middleware.
-	HitRatio    figure `json:"pool_hit_ratio"`
-	ClientAlloc figure `json:"client_alloc_bytes_per_request"`
-}
-
-// summarize analyses res: the figures of each mode and workload over
-// rounds, their ratios to Baseline, and the verdicts on the targets.
-func summarize(res *Results) *summary {
-	s := &summary{}
-	for _, w := range res.Meta.Workloads {
-		ws := workloadSummary{Workload: w, Description: res.Meta.Described[w]}
-		for _, mode := range res.Meta.Modes {
-			runs := measurements(res.Runs, w, mode)
-			if len(runs) == 0 {
-				continue
-			}
-			ms := modeSummary{Mode: mode, Rounds: len(runs), Figures: map[string]spread{}, Ratios: map[string]spread{}, PeerRatios: map[string]spread{}}
-			var hits, client []float64
-			for _, r := range runs {
-				ms.Errors += r.Errors + r.WarmupErrors + r.spikeErrors()
-				hits = append(hits, ratio(r.PoolHits, r.PoolGets))
-				client = append(client, r.ClientAllocPerRequest)
-			}
-			ms.HitRatio = figure(median(hits))
-			ms.ClientAlloc = figure(median(client))
-			for _, m := range metrics {
-				var vs []float64
-				for _, r := range runs {
-					vs = append(vs, m.Of(r))
-				}
-				ms.Figures[m.Key] = spreadOf(vs)
-				if mode != Baseline {
-					if rs := pairedRatios(res.Runs, w, m, mode, Baseline); len(rs) > 0 {
-						ms.Ratios[m.Key] = spreadOf(rs)
-					}
-					if rs := pairedRatios(res.Runs, w, m, mode, bestPeer); len(rs) > 0 {
-						ms.PeerRatios[m.Key] = spreadOf(rs)
-					}
-				}
-			}
-			ws.Modes = append(ws.Modes, ms)
-		}
-		s.Workloads = append(s.Workloads, ws)
+// spreadOf returns the spread of vs, ignoring NaNs; the median of an even
+// count is the mean of the middle two, and all are NaN when N is 0.
+func spreadOf(vs []float64) spread {
+	s := slices.Sorted(slices.Values(slices.DeleteFunc(slices.Clone(vs), math.IsNaN)))
+	if len(s) == 0 {
+		return spread{math.NaN(), math.NaN(), math.NaN(), 0}
 	}
-	for _, t := range targets {
-		v := evaluate(res, t)
-		if v.Status == statusNotRun {
-			continue
-		}
-		s.Verdicts = append(s.Verdicts, v)
-		s.Judged++
-		if v.Status == statusMet {
-			s.Met++
-		}
-	}
-	return s
-}
-
-// measurements returns the runs of one workload and mode, by round.
-func measurements(runs []measurement, workload, mode string) []measurement {
-	var out []measurement
-	for _, r := range runs {
-		if r.Workload == workload && r.Mode == mode {
-			out = append(out, r)
-		}
-	}
-	slices.SortFunc(out, func(a, b measurement) int { return a.Round - b.Round })
-	return out
-}
-
-// pairedRatios returns, for every round in which both ran, metric m of
-// mode divided by that of against in the same round: runs of one round ran
-// close together, so their ratio suffers less from drift of the machine
-// than a ratio of medians would. Against may be bestPeer: the better
-// figure of the peers that ran in the round.
-func pairedRatios(runs []measurement, workload string, m metric, mode, against string) []float64 {
-	return slackRatios(runs, workload, m, mode, against, 0)
-}
-
-// slackRatios is pairedRatios with slack added to the figure compared
-// with: x ÷ (against + slack).
-func slackRatios(runs []measurement, workload string, m metric, mode, against string, slack float64) []float64 {
-	base := baselineByRound(runs, workload, m, against)
-	var out []float64
-	for _, r := range measurements(runs, workload, mode) {
-		if b, ok := base[r.Round]; ok {
-			out = append(out, ratio(m.Of(r), b+slack))
-		}
-	}
-	return out
-}
-
-// baselineByRound returns metric m of mode against in each round it ran;
-// for bestPeer, the better of the peers' figures in each round (a mode
-// is never its own peer).
-func baselineByRound(runs []measurement, workload string, m metric, against string) map[int]float64 {
-	base := map[int]float64{}
-	if against != bestPeer {
-		for _, r := range measurements(runs, workload, against) {
-			base[r.Round] = m.Of(r)
-		}
-		return base
-	}
-	for _, peer := range peers {
-		for _, r := range measurements(runs, workload, peer) {
-			v := m.Of(r)
-			if math.IsNaN(v) {
-				continue
-			}
-			if b, ok := base[r.Round]; !ok || (m.Higher && v > b) || (!m.Higher && v < b) {
-				base[r.Round] = v
-			}
-		}
-	}
-	return base
+	return spread{s[0], (s[(len(s)-1)/2] + s[len(s)/2]) / 2, s[len(s)-1], len(s)}
 }
 
 // target is a required ratio between two modes' figures. Against may be
@@ -264,13 +160,13 @@ func baselineByRound(runs []measurement, workload string, m metric, against stri
 // the metric's unit): "at most off's figure + 64 MiB" is Slack 64 with
 // Op "<=" and Limit 1.
 type target struct {
-	Workload string  `json:"workload"`
-	Metric   string  `json:"metric"` // a Metric.Key
-	Mode     string  `json:"mode"`
-	Against  string  `json:"against"`
-	Op       string  `json:"op"` // "<=", ">=" or "<"
-	Limit    float64 `json:"limit"`
-	Slack    float64 `json:"slack,omitempty"`
+	Workload string
+	Metric   string // a metric.Key
+	Mode     string
+	Against  string
+	Op       string // "<=", ">=" or "<"
+	Limit    float64
+	Slack    float64
 }
 
 // Holds reports whether ratio meets the target.
@@ -288,78 +184,62 @@ func (t target) Holds(ratio float64) bool {
 
 // String writes the target as the report states it.
 func (t target) String() string {
-	op := map[string]string{"<=": "≤", ">=": "≥", "<": "<"}[t.Op]
-	name := lowerFirst(metricByKey(t.Metric).Name)
-	if t.Op == "<" && t.Limit == 1 {
-		return fmt.Sprintf("%s %s lower than %s (ratio < 1)", t.Mode, name, t.Against)
+	m := metricByKey(t.Metric)
+	name := m.Name
+	if !unicode.IsUpper(rune(name[1])) { // not an acronym (GC, RSS)
+		name = strings.ToLower(name[:1]) + name[1:]
 	}
-	if t.Slack != 0 && t.Limit == 1 {
-		unit := metricByKey(t.Metric).Unit
-		return fmt.Sprintf("%s %s %s %s + %g %s", t.Mode, name, op, t.Against, t.Slack, unit)
+	op := map[string]string{"<=": "≤", ">=": "≥", "<": "<"}[t.Op]
+	switch {
+	case t.Op == "<" && t.Limit == 1:
+		return fmt.Sprintf("%s %s lower than %s (ratio < 1)", t.Mode, name, t.Against)
+	case t.Slack != 0 && t.Limit == 1:
+		return fmt.Sprintf("%s %s %s %s + %g %s", t.Mode, name, op, t.Against, t.Slack, m.Unit)
 	}
 	return fmt.Sprintf("%s/%s %s ratio %s %.2f", t.Mode, t.Against, name, op, t.Limit)
 }
-
-// lowerFirst lowers the first letter of a name for use inside a sentence,
-// unless it starts an acronym (GC, RSS).
-func lowerFirst(s string) string {
-	if len(s) < 2 || unicode.IsUpper(rune(s[1])) {
-		return s
-	}
-	return strings.ToLower(s[:1]) + s[1:]
-}
-
-// targets are the goals of the sized mode: against no pool on bodies of
-// 64 KiB and more, and against the other pools on the mixed workload.
-var targets = func() []target {
-	var ts []target
-	for _, w := range []string{"medium", "large", "mixed"} {
-		ts = append(ts,
-			target{Workload: w, Metric: "alloc", Mode: "sized", Against: "off", Op: "<=", Limit: 0.10},
-			target{Workload: w, Metric: "gc", Mode: "sized", Against: "off", Op: "<=", Limit: 0.10},
-			target{Workload: w, Metric: "throughput", Mode: "sized", Against: "off", Op: ">=", Limit: 1.2},
-			target{Workload: w, Metric: "p99", Mode: "sized", Against: "off", Op: "<=", Limit: 1.0},
-			target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: "off", Op: "<=", Limit: 1.0},
-		)
-	}
-	for _, against := range []string{"calibrated", "syncpool"} {
-		ts = append(ts,
-			target{Workload: "mixed", Metric: "alloc", Mode: "sized", Against: against, Op: "<", Limit: 1},
-			target{Workload: "mixed", Metric: "peak_rss", Mode: "sized", Against: against, Op: "<", Limit: 1},
-		)
-	}
-	return append(ts, scenarioTargets...)
-}()
 
 // maxIdleMiB is the demo server's default -max-idle, which the S2 target
 // on the heap after a spike allows on top of off's heap.
 const maxIdleMiB = bufpool.DefaultMaxIdleBytes >> 20
 
-// scenarioTargets are the targets of issue 14 on the scenarios S1 to S3.
-// S2's "heap in use 5 s after the spike ≤ MaxIdleBytes + what is in
-// flight" is judged as sized's heap at most off's heap, which holds what
-// any mode holds besides its pool, plus the default MaxIdleBytes; nothing
-// is in flight at the sample.
-var scenarioTargets = func() []target {
+// targets are the goals of the sized mode: against no pool on bodies of
+// 64 KiB and more, and against the other pools on the mixed workload; then
+// those of issue 14 on the scenarios S1 to S3. S2's "heap in use 5 s after
+// the spike ≤ MaxIdleBytes + what is in flight" is judged as sized's heap
+// at most off's heap, which holds what any mode holds besides its pool,
+// plus the default MaxIdleBytes; nothing is in flight at the sample.
+var targets = func() []target {
 	var ts []target
-	for _, w := range []string{"S1-c64", "S1-c256"} {
-		ts = append(ts,
-			target{Workload: w, Metric: "throughput", Mode: "sized", Against: bestPeer, Op: ">=", Limit: 1.0},
-			target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: Baseline, Op: "<=", Limit: 0.9},
-			target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: "calibrated", Op: "<", Limit: 1},
-			target{Workload: w, Metric: "peak_rss", Mode: "sized", Against: "syncpool", Op: "<", Limit: 1},
-			target{Workload: w, Metric: "alloc", Mode: "sized", Against: Baseline, Op: "<=", Limit: 0.02},
-		)
+	add := func(w, metric, against, op string, limit float64) {
+		ts = append(ts, target{Workload: w, Metric: metric, Mode: demo.ModeSized, Against: against, Op: op, Limit: limit})
 	}
-	ts = append(ts,
-		target{Workload: "S2", Metric: "peak_rss", Mode: "sized", Against: "calibrated", Op: "<", Limit: 1},
-		target{Workload: "S2", Metric: "peak_rss", Mode: "sized", Against: "syncpool", Op: "<", Limit: 1},
-		target{Workload: "S2", Metric: "peak_rss", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1.0},
-		target{Workload: "S2", Metric: "heap_5s", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1, Slack: maxIdleMiB},
-		target{Workload: "S2", Metric: "rss_30s", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1.5},
-		target{Workload: "S3", Metric: "throughput", Mode: "sized", Against: Baseline, Op: ">=", Limit: 1.0},
-		target{Workload: "S3", Metric: "peak_rss", Mode: "sized", Against: Baseline, Op: "<=", Limit: 1.0},
-	)
+	for _, w := range []string{"medium", "large", "mixed"} {
+		add(w, "alloc", Baseline, "<=", 0.10)
+		add(w, "gc", Baseline, "<=", 0.10)
+		add(w, "throughput", Baseline, ">=", 1.2)
+		add(w, "p99", Baseline, "<=", 1.0)
+		add(w, "peak_rss", Baseline, "<=", 1.0)
+	}
+	for _, peer := range peers {
+		add("mixed", "alloc", peer, "<", 1)
+		add("mixed", "peak_rss", peer, "<", 1)
+	}
+	for _, w := range []string{"S1-c64", "S1-c256"} {
+		add(w, "throughput", bestPeer, ">=", 1.0)
+		add(w, "peak_rss", Baseline, "<=", 0.9)
+		add(w, "peak_rss", demo.ModeCalibrated, "<", 1)
+		add(w, "peak_rss", demo.ModeSyncPool, "<", 1)
+		add(w, "alloc", Baseline, "<=", 0.02)
+	}
+	add("S2", "peak_rss", demo.ModeCalibrated, "<", 1)
+	add("S2", "peak_rss", demo.ModeSyncPool, "<", 1)
+	add("S2", "peak_rss", Baseline, "<=", 1.0)
+	add("S2", "heap_5s", Baseline, "<=", 1)
+	ts[len(ts)-1].Slack = maxIdleMiB
+	add("S2", "rss_30s", Baseline, "<=", 1.5)
+	add("S3", "throughput", Baseline, ">=", 1.0)
+	add("S3", "peak_rss", Baseline, "<=", 1.0)
 	return ts
 }()
 
@@ -372,52 +252,53 @@ const (
 
 // verdict is the outcome of one target.
 type verdict struct {
-	Target   target `json:"target"`
-	Ratio    spread `json:"ratio"`    // over rounds
-	Subject  figure `json:"subject"`  // median figure of Target.Mode
-	Baseline figure `json:"baseline"` // median figure of Target.Against
-	Status   string `json:"status"`
-	Note     string `json:"note,omitempty"`
+	Target   target
+	Ratio    spread  // over rounds
+	Subject  float64 // median figure of Target.Mode
+	Baseline float64 // median figure of Target.Against
+	Status   string
+	Note     string
+}
+
+// Verdicts judges every target whose workload and modes ran, in the order
+// of the targets.
+func Verdicts(res *Results) []verdict {
+	var out []verdict
+	for _, t := range targets {
+		if v := evaluate(res.Runs, t); v.Status != statusNotRun {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // evaluate judges t on the median over rounds of the paired ratios. A
 // target is missed when any run involved had a failed request, and it
 // notes the rounds that disagree with the median.
-func evaluate(res *Results, t target) verdict {
+func evaluate(runs []measurement, t target) verdict {
 	v := verdict{Target: t, Status: statusNotRun}
 	m := metricByKey(t.Metric)
-	againstModes := []string{t.Against}
+	against := []string{t.Against}
 	if t.Against == bestPeer {
-		againstModes = peers
+		against = peers
 	}
-	var against []measurement
-	for _, a := range againstModes {
-		against = append(against, measurements(res.Runs, t.Workload, a)...)
-	}
-	subject := measurements(res.Runs, t.Workload, t.Mode)
-	if len(subject) == 0 || len(against) == 0 {
+	subject, others := runsOf(runs, t.Workload, t.Mode), runsOf(runs, t.Workload, against...)
+	if len(subject) == 0 || len(others) == 0 {
 		return v
 	}
-	var sv, av []float64
 	errs := 0
-	for _, r := range subject {
-		sv = append(sv, m.Of(r))
-		errs += r.Errors + r.WarmupErrors + r.spikeErrors()
+	for _, r := range append(subject, others...) {
+		errs += r.failed()
 	}
-	for _, r := range against {
-		errs += r.Errors + r.WarmupErrors + r.spikeErrors()
-	}
-	for _, b := range baselineByRound(res.Runs, t.Workload, m, t.Against) {
-		av = append(av, b)
-	}
-	v.Subject, v.Baseline = figure(median(sv)), figure(median(av))
-	ratios := slackRatios(res.Runs, t.Workload, m, t.Mode, t.Against, t.Slack)
-	v.Ratio = spreadOf(ratios)
+	sv := figures(runs, t.Workload, t.Mode, m)
+	v.Subject, v.Baseline = sv.Median, figures(runs, t.Workload, t.Against, m).Median
+	rs := ratios(runs, t.Workload, t.Mode, t.Against, m, t.Slack)
+	v.Ratio = spreadOf(rs)
 	switch {
 	case errs > 0:
 		v.Status, v.Note = statusMissed, fmt.Sprintf("%d failed requests in these runs", errs)
 		return v
-	case v.Ratio.N == 0 && t.Op != ">=" && slices.Max(sv) == 0:
+	case v.Ratio.N == 0 && t.Op != ">=" && sv.Max == 0:
 		// 0 of 0: nothing to be lower than, and nothing could be lower.
 		v.Status, v.Note = statusMet, fmt.Sprintf("%s was 0 in both modes", m.Name)
 		return v
@@ -426,12 +307,12 @@ func evaluate(res *Results, t target) verdict {
 		return v
 	}
 	holds := 0
-	for _, r := range ratios {
-		if !math.IsNaN(r) && t.Holds(r) {
+	for _, r := range rs {
+		if t.Holds(r) {
 			holds++
 		}
 	}
-	if t.Holds(float64(v.Ratio.Median)) {
+	if t.Holds(v.Ratio.Median) {
 		v.Status = statusMet
 		if holds < v.Ratio.N {
 			v.Note = fmt.Sprintf("met by the median, missed in %d of %d rounds", v.Ratio.N-holds, v.Ratio.N)
@@ -443,4 +324,32 @@ func evaluate(res *Results, t target) verdict {
 		}
 	}
 	return v
+}
+
+// fixed returns a format of prec decimals.
+func fixed(prec int) func(float64) string {
+	return func(v float64) string { return fmt.Sprintf("%.*f", prec, v) }
+}
+
+// formatMillis writes a latency in ms: two decimals below 100 ms.
+func formatMillis(v float64) string {
+	if v >= 100 {
+		return fixed(0)(v)
+	}
+	return fixed(2)(v)
+}
+
+// formatBytes writes a byte count with a binary unit.
+func formatBytes(v float64) string {
+	switch {
+	case v >= 10*mib:
+		return fmt.Sprintf("%.0f MiB", v/mib)
+	case v >= mib:
+		return fmt.Sprintf("%.2f MiB", v/mib)
+	case v >= 10*kib:
+		return fmt.Sprintf("%.0f KiB", v/kib)
+	case v >= kib:
+		return fmt.Sprintf("%.1f KiB", v/kib)
+	}
+	return fmt.Sprintf("%.0f B", v)
 }

@@ -61,12 +61,24 @@ func TestRatioAndSpread(t *testing.T) {
 			t.Errorf("Ratio(%v, %v) = %v, want %v", tt.x, tt.base, got, tt.want)
 		}
 	}
-	s := spreadOf([]float64{3, nan, 1, 2})
-	if s.Min != 1 || s.Median != 2 || s.Max != 3 || s.N != 3 {
-		t.Errorf("SpreadOf = %+v", s)
+	spreads := []struct {
+		vs   []float64
+		want spread
+	}{
+		{[]float64{3, nan, 1, 2}, spread{1, 2, 3, 3}},
+		{[]float64{4, 1, 3, 2}, spread{1, 2.5, 4, 4}}, // an even count: the mean of the middle two
+		{[]float64{7}, spread{7, 7, 7, 1}},
+		{[]float64{nan, 5, 1, nan, 3}, spread{1, 3, 5, 3}},
 	}
-	if s := spreadOf([]float64{nan}); s.N != 0 || !math.IsNaN(float64(s.Median)) {
-		t.Errorf("SpreadOf(NaN) = %+v", s)
+	for _, tt := range spreads {
+		if got := spreadOf(tt.vs); got != tt.want {
+			t.Errorf("spreadOf(%v) = %+v, want %+v", tt.vs, got, tt.want)
+		}
+	}
+	for _, vs := range [][]float64{nil, {nan}} {
+		if s := spreadOf(vs); s.N != 0 || !math.IsNaN(s.Median) || !math.IsNaN(s.Min) || !math.IsNaN(s.Max) {
+			t.Errorf("spreadOf(%v) = %+v, want NaN over 0", vs, s)
+		}
 	}
 }
 
@@ -131,11 +143,11 @@ func TestEvaluate(t *testing.T) {
 				},
 			}.results()
 			res.Runs[len(res.Runs)-1].Errors = tt.errors
-			v := evaluate(res, tt.target)
+			v := evaluate(res.Runs, tt.target)
 			if v.Status != tt.status {
 				t.Errorf("status %q, want %q (%+v)", v.Status, tt.status, v)
 			}
-			got := float64(v.Ratio.Median)
+			got := v.Ratio.Median
 			if math.Abs(got-tt.median) > 1e-9 && !(math.IsNaN(got) && math.IsNaN(tt.median)) {
 				t.Errorf("median ratio %v, want %v", got, tt.median)
 			}
@@ -147,13 +159,13 @@ func TestEvaluate(t *testing.T) {
 	t.Run("not run", func(t *testing.T) {
 		res := fixture{workloads: []string{"small"}, modes: []string{"off", "sized"}, rounds: 1,
 			value: func(string, string, int) float64 { return 1 }}.results()
-		if v := evaluate(res, alloc); v.Status != statusNotRun {
+		if v := evaluate(res.Runs, alloc); v.Status != statusNotRun {
 			t.Errorf("status %q for a workload not run", v.Status)
 		}
 	})
 }
 
-func TestSummarize(t *testing.T) {
+func TestVerdictsAndFigures(t *testing.T) {
 	t.Parallel()
 	res := fixture{
 		workloads: []string{"medium", "large", "mixed"},
@@ -166,32 +178,28 @@ func TestSummarize(t *testing.T) {
 			return base * float64(r)
 		},
 	}.results()
-	s := summarize(res)
-	if len(s.Workloads) != 3 || len(s.Workloads[0].Modes) != len(demo.Modes) {
-		t.Fatalf("summary shape: %d workloads, %d modes", len(s.Workloads), len(s.Workloads[0].Modes))
+	vs := Verdicts(res)
+	legacy := 0 // the targets on the workloads that ran; the scenarios did not
+	for _, tg := range targets {
+		if !strings.HasPrefix(tg.Workload, "S") {
+			legacy++
+		}
 	}
-	legacy := len(targets) - len(scenarioTargets) // the scenarios did not run
-	if s.Judged != legacy {
-		t.Errorf("judged %d targets, want %d", s.Judged, legacy)
+	met := 0
+	for _, v := range vs {
+		if v.Status == statusMet {
+			met++
+		}
 	}
-	if want := legacy - 3; s.Met != want { // the three throughput targets fail
-		t.Errorf("met %d, want %d", s.Met, want)
+	if len(vs) != legacy || met != legacy-3 { // the three throughput targets fail
+		t.Errorf("judged %d targets and met %d, want %d and %d", len(vs), met, legacy, legacy-3)
 	}
-	sized := s.Workloads[2].Modes[4]
-	if sized.Mode != "sized" {
-		t.Fatalf("mode order: %v", sized.Mode)
-	}
-	if r := sized.Ratios["alloc"]; r.Median != 0.05 || r.N != 3 {
+	alloc := metricByKey("alloc")
+	if r := spreadOf(ratios(res.Runs, "mixed", "sized", Baseline, alloc, 0)); r.Median != 0.05 || r.N != 3 {
 		t.Errorf("sized alloc ratio %+v, want median 0.05 over 3", r)
 	}
-	if f := sized.Figures["alloc"]; f.Min != 5 || f.Median != 10 || f.Max != 15 {
+	if f := figures(res.Runs, "mixed", "sized", alloc); f.Min != 5 || f.Median != 10 || f.Max != 15 {
 		t.Errorf("sized alloc figures %+v", f)
-	}
-	if _, ok := s.Workloads[0].Modes[0].Ratios["alloc"]; ok {
-		t.Error("the baseline has ratios to itself")
-	}
-	if h := float64(sized.HitRatio); h != 0.9 {
-		t.Errorf("hit ratio %v, want 0.9", h)
 	}
 }
 
@@ -216,7 +224,7 @@ func TestBestPeerAndSlack(t *testing.T) {
 		},
 	}.results()
 	tput := metricByKey("throughput")
-	got := pairedRatios(res.Runs, "S1-c64", tput, "sized", bestPeer)
+	got := ratios(res.Runs, "S1-c64", "sized", bestPeer, tput, 0)
 	if len(got) != 3 {
 		t.Fatalf("%d ratios, want 3", len(got))
 	}
@@ -226,21 +234,16 @@ func TestBestPeerAndSlack(t *testing.T) {
 		}
 	}
 	// Lower is better for the peak RSS: the best peer is the smaller one.
-	rss := pairedRatios(res.Runs, "S1-c64", metricByKey("peak_rss"), "sized", bestPeer)
+	rss := ratios(res.Runs, "S1-c64", "sized", bestPeer, metricByKey("peak_rss"), 0)
 	if want := 1.1 * 100 / 80; math.Abs(rss[0]-want) > 1e-9 {
 		t.Errorf("round 1: peak RSS ratio to the best peer %v, want %v", rss[0], want)
 	}
-	v := evaluate(res, target{Workload: "S1-c64", Metric: "throughput", Mode: "sized", Against: bestPeer, Op: ">=", Limit: 1})
-	if v.Status != statusMet || math.Abs(float64(v.Ratio.Median)-1.1) > 1e-9 || float64(v.Baseline) != 90 {
+	v := evaluate(res.Runs, target{Workload: "S1-c64", Metric: "throughput", Mode: "sized", Against: bestPeer, Op: ">=", Limit: 1})
+	if v.Status != statusMet || math.Abs(v.Ratio.Median-1.1) > 1e-9 || v.Baseline != 90 {
 		t.Errorf("verdict %+v, want met at 1.1 with a median best peer of 90", v)
 	}
-	s := summarize(res)
-	sized := s.Workloads[0].Modes[3]
-	if r := sized.PeerRatios["throughput"]; math.Abs(float64(r.Median)-1.1) > 1e-9 || r.N != 3 {
-		t.Errorf("summary: sized to best peer %+v, want 1.1 over 3 rounds", r)
-	}
-	if _, ok := s.Workloads[0].Modes[0].PeerRatios["throughput"]; ok {
-		t.Error("the baseline has ratios to the best peer")
+	if r := spreadOf(got); math.Abs(r.Median-1.1) > 1e-9 || r.N != 3 {
+		t.Errorf("sized to best peer %+v, want 1.1 over 3 rounds", r)
 	}
 
 	// Slack: 104 against 40 + 64 is a ratio of 1; 105 is not.
@@ -254,7 +257,7 @@ func TestBestPeerAndSlack(t *testing.T) {
 					return tt.sized
 				}
 				return 40
-			}}.results(), target{Workload: "S1-c64", Metric: "throughput", Mode: "sized", Against: "off", Op: "<=", Limit: 1, Slack: 64})
+			}}.results().Runs, target{Workload: "S1-c64", Metric: "throughput", Mode: "sized", Against: "off", Op: "<=", Limit: 1, Slack: 64})
 		if v.Status != tt.want {
 			t.Errorf("%v against 40 + 64: %s, want %s", tt.sized, v.Status, tt.want)
 		}

@@ -7,11 +7,17 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
+	"net"
 	"net/http"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bodypool/bodypool/internal/demoproc"
 )
 
 // load is what one bounded burst of requests measured on the client side.
@@ -43,18 +49,25 @@ const (
 	maxWriteBuffer = 1<<20 + 16<<10
 )
 
-// newDriver returns a driver of conns connections to the server at
-// baseURL, with streams requests in flight on each over h2c, or one over
+// newDriver returns a driver of conns connections to the loopback server
+// at baseURL (http://host:port), with streams requests in flight on each over h2c, or one over
 // HTTP/1.1 when streams is 0, whose requests end with ctx.
 func newDriver(ctx context.Context, baseURL string, plan *plan, conns, streams int) (*driver, error) {
 	d := &driver{plan: plan}
+	host := strings.TrimPrefix(baseURL, "http://")
 	var clients []*http.Client
 	if streams > 0 {
-		ccs, err := dialH2C(ctx, baseURL, conns)
-		if err != nil {
-			return nil, err
-		}
-		for _, cc := range ccs {
+		// Connections of their own, each carrying its streams: a pooling
+		// transport would put every stream on one connection.
+		tr := newTransport(conns, 0, true)
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		for range conns {
+			cc, err := tr.NewClientConn(dctx, "http", host)
+			if err != nil {
+				d.close()
+				return nil, fmt.Errorf("abtest: h2c connection to %s: %w", host, err)
+			}
 			d.closers = append(d.closers, func() { cc.Close() })
 			for range streams {
 				clients = append(clients, &http.Client{Transport: cc})
@@ -64,7 +77,7 @@ func newDriver(ctx context.Context, baseURL string, plan *plan, conns, streams i
 		// A write buffer that holds the largest request keeps net/http from
 		// handing the body to the connection's ReadFrom, which copies through
 		// a fresh 32 KiB buffer per request.
-		c := &http.Client{Transport: newTransport(conns, min(plan.MaxSize+16<<10, maxWriteBuffer))}
+		c := &http.Client{Transport: newTransport(conns, min(plan.MaxSize+16<<10, maxWriteBuffer), false)}
 		d.closers = append(d.closers, c.CloseIdleConnections)
 		for range conns {
 			clients = append(clients, c)
@@ -113,11 +126,7 @@ func (d *driver) run(ctx context.Context, first, n int) load {
 	start := time.Now()
 	for _, w := range d.workers {
 		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
 				if ctx.Err() != nil {
 					fail(fmt.Errorf("interrupted: %w", ctx.Err()))
 					continue
@@ -166,13 +175,12 @@ func (w *worker) do(i int) error {
 		return fmt.Errorf("request %d (%d bytes): status %s", i, it.Size, resp.Status)
 	}
 	n, sum, err := readChecksum(resp.Body, w.buf, it.Size)
-	if err != nil {
+	switch {
+	case err != nil:
 		return fmt.Errorf("request %d (%d bytes): reading the echo: %w", i, it.Size, err)
-	}
-	if n != it.Size {
+	case n != it.Size:
 		return fmt.Errorf("request %d: echoed %d bytes, sent %d", i, n, it.Size)
-	}
-	if sum != it.CRC {
+	case sum != it.CRC:
 		return fmt.Errorf("request %d (%d bytes): echo checksum %08x, want %08x", i, it.Size, sum, it.CRC)
 	}
 	return nil
@@ -190,14 +198,70 @@ func readChecksum(r io.Reader, buf []byte, limit int) (int, uint32, error) {
 		m, err := r.Read(buf)
 		n += m
 		sum = crc32.Update(sum, castagnoli, buf[:m])
-		if n > limit {
+		switch {
+		case n > limit:
 			return n, sum, errOverlong
-		}
-		if err == io.EOF {
+		case err == io.EOF:
 			return n, sum, nil
-		}
-		if err != nil {
+		case err != nil:
 			return n, sum, err
 		}
 	}
+}
+
+// newTransport returns the client transport for conns connections to one
+// loopback server: keep-alive, no proxy, no transparent compression, and
+// a write buffer of writeBuffer bytes per connection. It speaks HTTP/1.1,
+// or with h2c HTTP/2 without TLS (prior knowledge, as the demo server's
+// -h2c serves it), and refuses to dial anything but a loopback address.
+func newTransport(conns, writeBuffer int, h2c bool) *http.Transport {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if demoproc.Loopback(addr) != nil {
+				return nil, fmt.Errorf("%w: %s", errNotLoopback, addr)
+			}
+			return dialer.DialContext(ctx, network, addr)
+		},
+		MaxIdleConns:          conns,
+		MaxIdleConnsPerHost:   conns,
+		MaxConnsPerHost:       conns,
+		IdleConnTimeout:       30 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		DisableCompression:    true,
+		WriteBufferSize:       max(writeBuffer, 4<<10),
+		ReadBufferSize:        64 << 10,
+		Protocols:             new(http.Protocols),
+	}
+	tr.Protocols.SetHTTP1(!h2c)
+	tr.Protocols.SetUnencryptedHTTP2(h2c)
+	return tr
+}
+
+// errNotLoopback is returned by the harness's dialer for any other address.
+var errNotLoopback = errors.New("abtest: refusing to dial a non-loopback address")
+
+// latency holds the percentiles of the latencies of one run.
+type latency struct {
+	P50  float64 `json:"p50_ms"`
+	P99  float64 `json:"p99_ms"`
+	P999 float64 `json:"p99_9_ms"`
+}
+
+// latencyOf sorts d in place and returns its percentiles in milliseconds,
+// by the nearest-rank method: the smallest value that at least p percent
+// of the values do not exceed. With 2,000 values, p99.9 is the second
+// largest.
+func latencyOf(d []time.Duration) latency {
+	if len(d) == 0 {
+		return latency{}
+	}
+	slices.Sort(d)
+	p := func(p float64) float64 {
+		// The epsilon keeps 99.9% of 2000, which is 1998.0000000000002 in
+		// floating point, at rank 1998.
+		rank := int(math.Ceil(p/100*float64(len(d)) - 1e-9))
+		return float64(d[min(max(rank, 1), len(d))-1]) / float64(time.Millisecond)
+	}
+	return latency{P50: p(50), P99: p(99), P999: p(99.9)}
 }

@@ -1,10 +1,9 @@
 package abtest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"html/template"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,21 +15,27 @@ const sharedMachineNote = "The load generator and the server share one 2-core ma
 	"(requests per second, milliseconds) are not targets and only compare within this run; the targets judge " +
 	"ratios between modes measured in the same round."
 
-// modeMeanings says what each pool mode of the demo server is.
-var modeMeanings = []struct{ mode, meaning string }{
-	{"off", "no bodypool middleware: Echo's BodyLimit and io.ReadAll in the handler (what most servers do)"},
-	{"none", "the bodypool middleware with fresh memory for every body (the cost of the middleware alone)"},
-	{"syncpool", "the middleware over one sync.Pool of bytes.Buffer for all sizes (the naive pool)"},
-	{"calibrated", "the middleware over valyala/bytebufferpool (one pool that calibrates its sizes)"},
-	{"sized", "the middleware over bufpool: size classes, bounded idle memory"},
+// modeMeanings says what each pool mode of the demo server is, in the
+// order of demo.Modes.
+var modeMeanings = []string{
+	"`off`: no bodypool middleware: Echo's BodyLimit and io.ReadAll in the handler (what most servers do)",
+	"`none`: the bodypool middleware with fresh memory for every body (the cost of the middleware alone)",
+	"`syncpool`: the middleware over one sync.Pool of bytes.Buffer for all sizes (the naive pool)",
+	"`calibrated`: the middleware over valyala/bytebufferpool (one pool that calibrates its sizes)",
+	"`sized`: the middleware over bufpool: size classes, bounded idle memory",
 }
 
-// WriteReport writes results.json, report.md, report.html and one SVG file
-// per chart into dir, creating it if needed.
+// targetsText states the targets in the report.
+const targetsText = "For `sized` against `off` on the medium, large and mixed workloads: allocated bytes per request ratio ≤ 0.10, " +
+	"GC cycles per 1,000 requests ratio ≤ 0.10, throughput ratio ≥ 1.2, p99 latency ratio ≤ 1.0, peak RSS ratio ≤ 1.0; " +
+	"and on the mixed workload `sized` lower than `calibrated` and `syncpool` in allocated bytes per request and peak RSS. " +
+	"Scenarios (issue 14): S1 at 64 and 256 connections, `sized` throughput ≥ 1.0 × the best peer, peak RSS ≤ 0.9 × `off` and below both peers, " +
+	"allocated bytes per request ≤ 0.02 × `off`; S2, peak RSS below both peers and ≤ 1.0 × `off`, heap in use 5 s after the spike ≤ `off`'s + " +
+	"the default MaxIdleBytes (64 MiB), RSS 30 s after the spike ≤ 1.5 × `off`'s; S3, `sized` ≥ `off` in throughput and ≤ in peak RSS."
+
+// WriteReport writes results.json, report.md and one SVG chart per
+// workload into dir, creating it if needed.
 func WriteReport(dir string, res *Results) error {
-	if res.Summary == nil {
-		res.Summary = summarize(res)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -38,16 +43,8 @@ func WriteReport(dir string, res *Results) error {
 	if err != nil {
 		return err
 	}
-	charts := Charts(res, res.Summary)
-	html, err := htmlReport(res, charts)
-	if err != nil {
-		return err
-	}
-	files := map[string][]byte{
-		"results.json": append(js, '\n'),
-		"report.md":    []byte(markdown(res, charts)),
-		"report.html":  html,
-	}
+	charts := Charts(res)
+	files := map[string][]byte{"results.json": append(js, '\n'), "report.md": []byte(markdown(res, charts))}
 	for _, c := range charts {
 		files[c.File] = c.Chart.SVG()
 	}
@@ -60,24 +57,23 @@ func WriteReport(dir string, res *Results) error {
 }
 
 // headline is the report's one-line verdict.
-func headline(res *Results) string {
-	s := res.Summary
+func headline(res *Results, verdicts []verdict) string {
 	var b strings.Builder
-	switch {
-	case s.Judged == 0:
-		b.WriteString("No target could be judged: the run lacks the sized mode, the off baseline or the medium, large and mixed workloads.")
-	case s.Met == s.Judged:
-		fmt.Fprintf(&b, "All %d targets judged were met.", s.Judged)
-	default:
-		var missed []string
-		for _, v := range s.Verdicts {
-			if v.Status == statusMissed {
-				missed = append(missed, v.Target.Workload+": "+v.Target.String())
-			}
+	var missed []string
+	for _, v := range verdicts {
+		if v.Status == statusMissed {
+			missed = append(missed, v.Target.Workload+": "+v.Target.String())
 		}
-		fmt.Fprintf(&b, "%d of %d targets judged were met; missed: %s.", s.Met, s.Judged, strings.Join(missed, "; "))
 	}
-	if n := len(targets) - s.Judged; n > 0 {
+	switch {
+	case len(verdicts) == 0:
+		b.WriteString("No target could be judged: the run lacks the sized mode, the off baseline or the workloads and scenarios of the targets.")
+	case len(missed) == 0:
+		fmt.Fprintf(&b, "All %d targets judged were met.", len(verdicts))
+	default:
+		fmt.Fprintf(&b, "%d of %d targets judged were met; missed: %s.", len(verdicts)-len(missed), len(verdicts), strings.Join(missed, "; "))
+	}
+	if n := len(targets) - len(verdicts); n > 0 {
 		fmt.Fprintf(&b, " %d targets were not judged because their workload or mode was not run.", n)
 	}
 	if res.Meta.Interrupted {
@@ -89,24 +85,24 @@ func headline(res *Results) string {
 	return b.String()
 }
 
-// targetsText states the targets in the report.
-const targetsText = "For `sized` against `off` on the medium, large and mixed workloads: allocated bytes per request ratio ≤ 0.10, " +
-	"GC cycles per 1,000 requests ratio ≤ 0.10, throughput ratio ≥ 1.2, p99 latency ratio ≤ 1.0, peak RSS ratio ≤ 1.0; " +
-	"and on the mixed workload `sized` lower than `calibrated` and `syncpool` in allocated bytes per request and peak RSS. " +
-	"Scenarios (issue 14): S1 at 64 and 256 connections, `sized` throughput ≥ 1.0 × the best peer, peak RSS ≤ 0.9 × `off` and below both peers, " +
-	"allocated bytes per request ≤ 0.02 × `off`; S2, peak RSS below both peers and ≤ 1.0 × `off`, heap in use 5 s after the spike ≤ `off`'s + " +
-	"the default MaxIdleBytes (64 MiB), RSS 30 s after the spike ≤ 1.5 × `off`'s; S3, `sized` ≥ `off` in throughput and ≤ in peak RSS."
-
 // setup lists how the run was done, one sentence each.
 func setup(res *Results) []string {
 	m := res.Meta
+	command := ""
+	if m.Command != "" {
+		command = "; command: `" + m.Command + "`"
+	}
+	rounds := fmt.Sprintf("%d rounds", m.Rounds)
+	if m.Rounds == 1 {
+		rounds = "1 round"
+	}
 	lines := []string{
 		fmt.Sprintf("Run %s to %s (%s)%s.", m.Started.Format(time.RFC3339), m.Finished.Format(time.RFC3339),
-			m.Finished.Sub(m.Started).Round(time.Second), commandNote(m.Command)),
+			m.Finished.Sub(m.Started).Round(time.Second), command),
 		fmt.Sprintf("Machine: %d CPUs, %s/%s, %s. Load average (1, 5, 15 min) before: %s; after: %s.",
 			m.CPUs, m.OS, m.Arch, m.GoVersion, m.LoadBefore, m.LoadAfter),
 		fmt.Sprintf("Each run: a fresh `%s` process on 127.0.0.1, %d warm-up requests (not counted), then %d measured POST /echo requests from %d keep-alive connections (a scenario's own connections and requests where its description says); %s, seed %d.",
-			strings.Join(append([]string{"demo-server -pool MODE"}, m.ServerArgs...), " "), m.Warmup, m.Requests, m.Concurrency, plural(m.Rounds, "round"), m.Seed),
+			strings.Join(append([]string{"demo-server -pool MODE"}, m.ServerArgs...), " "), m.Warmup, m.Requests, m.Concurrency, rounds, m.Seed),
 		"Server: " + m.ServerBuild + ".",
 		"Order: each round runs every workload, and within it every mode, starting with a different mode each round, so machine drift spreads over all modes.",
 		"Every response is checked: status 200, the echoed length, and a CRC-32C of the echoed bytes. Errors count failed requests, warm-up included.",
@@ -128,80 +124,114 @@ func setup(res *Results) []string {
 			"the server's VmRSS and go_memstats_heap_inuse_bytes are read %s after the last spike response (the columns named +5 s and +30 s hold them, "+
 			"whatever the waits). Peak RSS is VmHWM over the whole run, the spike included.", strings.Join(waits, " and ")))
 	}
-	return lines
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
+	worst := 0.0
+	for _, r := range res.Runs {
+		worst = max(worst, r.ClientAllocPerRequest)
 	}
-	return fmt.Sprintf("%d %ss", n, noun)
+	return append(lines, fmt.Sprintf("The load generator allocated at most %s per request (worst run), so it leaves the CPU to the server.", formatBytes(worst)))
 }
 
-func commandNote(cmd string) string {
-	if cmd == "" {
-		return ""
+// columns returns the metrics of workload w's tables: those of a spike
+// scenario when any of its runs had a spike.
+func columns(runs []measurement, w string) []metric {
+	spike := false
+	for _, r := range runs {
+		spike = spike || (r.Workload == w && r.Spike != nil)
 	}
-	return "; command: `" + cmd + "`"
-}
-
-// clientNote reports what the load generator allocated per request.
-func clientNote(s *summary) string {
-	var worst float64
-	for _, ws := range s.Workloads {
-		for _, ms := range ws.Modes {
-			worst = max(worst, float64(ms.ClientAlloc))
+	var out []metric
+	for _, m := range metrics {
+		if m.Tables == "all" || (m.Tables == "spike") == spike {
+			out = append(out, m)
 		}
 	}
-	return fmt.Sprintf("The load generator allocated at most %s per request (median over rounds, worst workload and mode), so it leaves the CPU to the server.",
-		formatBytes(worst))
+	return out
 }
 
-// markdown renders the report as markdown; the charts are linked as the
-// SVG files WriteReport writes beside it.
+// markdown renders the report; the charts are linked as the SVG files
+// WriteReport writes beside it.
 func markdown(res *Results, charts []namedChart) string {
-	s := res.Summary
 	var b strings.Builder
-	b.WriteString("# bodypool A/B load test: demo-server pool modes\n\n")
-	fmt.Fprintf(&b, "**%s**\n\n", headline(res))
-	fmt.Fprintf(&b, "> %s\n\n", sharedMachineNote)
-
-	b.WriteString("## Targets\n\n")
-	b.WriteString(targetsText + "\n\n")
-	if len(s.Verdicts) > 0 {
-		b.WriteString(verdictTable(s).markdown())
-		b.WriteString("\n")
+	verdicts := Verdicts(res)
+	fmt.Fprintf(&b, "# bodypool A/B load test: demo-server pool modes\n\n**%s**\n\n> %s\n\n", headline(res, verdicts), sharedMachineNote)
+	fmt.Fprintf(&b, "## Targets\n\n%s\n\n", targetsText)
+	var rows [][]string
+	for _, v := range verdicts {
+		status := v.Status
+		if status == statusMissed {
+			status = "MISSED"
+		}
+		if v.Note != "" {
+			status += " (" + v.Note + ")"
+		}
+		m, against := metricByKey(v.Target.Metric), v.Target.Against+": "
+		against += m.format(v.Baseline)
+		if v.Target.Slack != 0 {
+			against += fmt.Sprintf(" (+ %g)", v.Target.Slack)
+		}
+		rows = append(rows, []string{v.Target.Workload, v.Target.String(), m.format(v.Subject), against, formatSpread(v.Ratio), status})
 	}
+	writeTable(&b, "llrrrl", rows, "workload", "target", "sized", "compared with", "ratio: median (min–max)", "verdict")
 
 	b.WriteString("## Modes\n\n")
-	for _, mm := range modeMeanings {
-		fmt.Fprintf(&b, "- `%s`: %s.\n", mm.mode, mm.meaning)
+	for _, line := range modeMeanings {
+		fmt.Fprintf(&b, "- %s.\n", line)
 	}
 	b.WriteString("\n## Setup and method\n\n")
 	for _, line := range setup(res) {
 		fmt.Fprintf(&b, "- %s\n", line)
 	}
-	fmt.Fprintf(&b, "- %s\n\n", clientNote(s))
 
-	b.WriteString("## Results per workload\n\n")
-	for _, ws := range s.Workloads {
-		fmt.Fprintf(&b, "### %s: %s\n\n", ws.Workload, ws.Description)
+	b.WriteString("\n## Results per workload\n\n")
+	for _, w := range res.Meta.Workloads {
+		fmt.Fprintf(&b, "### %s: %s\n\n", w, res.Meta.Described[w])
+		cols := columns(res.Runs, w)
+		header := []string{"mode"}
+		for _, m := range cols {
+			header = append(header, m.Column)
+		}
+		var abs, base, peer [][]string
+		for _, mode := range res.Meta.Modes {
+			runs := runsOf(res.Runs, w, mode)
+			if len(runs) == 0 {
+				continue
+			}
+			row, baseRow, peerRow := []string{mode}, []string{mode}, []string{mode}
+			var hits []float64
+			errs := 0
+			for _, r := range runs {
+				hits = append(hits, ratio(r.PoolHits, r.PoolGets))
+				errs += r.failed()
+			}
+			for _, m := range cols {
+				row = append(row, m.format(figures(res.Runs, w, mode, m).Median))
+				baseRow = append(baseRow, formatSpread(spreadOf(ratios(res.Runs, w, mode, Baseline, m, 0))))
+				peerRow = append(peerRow, formatSpread(spreadOf(ratios(res.Runs, w, mode, bestPeer, m, 0))))
+			}
+			hitRatio := "–"
+			if h := spreadOf(hits).Median; !math.IsNaN(h) {
+				hitRatio = fmt.Sprintf("%.1f%%", 100*h)
+			}
+			abs = append(abs, append(row, hitRatio, fmt.Sprint(errs)))
+			if mode != Baseline && len(runsOf(res.Runs, w, Baseline)) > 0 {
+				base = append(base, baseRow)
+			}
+			if mode != Baseline && len(runsOf(res.Runs, w, peers...)) > 0 {
+				peer = append(peer, peerRow)
+			}
+		}
 		b.WriteString("Median over rounds:\n\n")
-		b.WriteString(absoluteTable(ws).markdown())
-		if rt := ratioTable(ws); len(rt.Rows) > 0 {
-			fmt.Fprintf(&b, "\nRatio to `%s` in the same round, median (min–max) over rounds:\n\n", Baseline)
-			b.WriteString(rt.markdown())
+		writeTable(&b, "l", abs, append(header, "pool hits", "errors")...)
+		if len(base) > 0 {
+			fmt.Fprintf(&b, "Ratio to `%s` in the same round, median (min–max) over rounds:\n\n", Baseline)
+			writeTable(&b, "l", base, header...)
 		}
-		if pt := peerTable(ws); len(pt.Rows) > 0 {
-			b.WriteString("\nRatio to the best peer (the better of `calibrated` and `syncpool`) in the same round, median (min–max) over rounds:\n\n")
-			b.WriteString(pt.markdown())
+		if len(peer) > 0 {
+			b.WriteString("Ratio to the best peer (the better of `calibrated` and `syncpool`) in the same round, median (min–max) over rounds:\n\n")
+			writeTable(&b, "l", peer, header...)
 		}
-		b.WriteString("\n")
 	}
-
 	if len(charts) > 0 {
 		b.WriteString("## Charts\n\n")
-		b.WriteString("The HTML report shows them inline; each is also a standalone file:\n\n")
 		for _, c := range charts {
 			fmt.Fprintf(&b, "- [%s](%s)\n", c.Chart.Title, c.File)
 		}
@@ -210,131 +240,53 @@ func markdown(res *Results, charts []namedChart) string {
 	return b.String()
 }
 
-var htmlPage = template.Must(template.New("report").Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>bodypool A/B load test</title>
-<style>
-body { font-family: sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; }
-th { background: #f2f2f2; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.met { color: #1b7a3d; font-weight: bold; }
-.missed { color: #b3261e; font-weight: bold; }
-.note { background: #fff8e1; border-left: 4px solid #f0b400; padding: 0.5em 1em; }
-figure { margin: 1em 0; overflow-x: auto; }
-</style>
-</head>
-<body>
-<h1>bodypool A/B load test: demo-server pool modes</h1>
-<p><strong>{{.Headline}}</strong></p>
-<p class="note">{{.Note}}</p>
-<h2>Targets</h2>
-<p>{{.Targets}}</p>
-{{template "table" .Verdicts}}
-<h2>Modes</h2>
-<ul>{{range .Modes}}<li><code>{{.Mode}}</code>: {{.Meaning}}.</li>{{end}}</ul>
-<h2>Setup and method</h2>
-<ul>{{range .Setup}}<li>{{.}}</li>{{end}}</ul>
-<h2>Results per workload</h2>
-{{range .Workloads}}
-<h3>{{.Title}}</h3>
-<p>Median over rounds:</p>
-{{template "table" .Abs}}
-{{if .Ratio.Rows}}<p>Ratio to <code>{{$.Baseline}}</code> in the same round, median (min–max) over rounds:</p>
-{{template "table" .Ratio}}{{end}}
-{{if .Peer.Rows}}<p>Ratio to the best peer (the better of <code>calibrated</code> and <code>syncpool</code>) in the same round, median (min–max) over rounds:</p>
-{{template "table" .Peer}}{{end}}
-{{end}}
-<h2>Charts</h2>
-{{range .Charts}}<figure>{{.SVG}}<figcaption><a href="{{.File}}">{{.File}}</a></figcaption></figure>
-{{end}}
-</body>
-</html>
-{{define "table"}}{{if .Rows}}<table>
-<tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr>{{range .}}<td class="{{.Class}}">{{.Text}}</td>{{end}}</tr>
-{{end}}</table>{{end}}{{end}}
-`))
-
-type htmlCell struct{ Text, Class string }
-
-type htmlTable struct {
-	Header []string
-	Rows   [][]htmlCell
-}
-
-func toHTML(t table) htmlTable {
-	h := htmlTable{Header: t.Header}
-	for _, r := range t.Rows {
-		var row []htmlCell
-		for i, c := range r {
-			class := "num"
-			switch {
-			case strings.HasPrefix(c, statusMet):
-				class = "met"
-			case strings.HasPrefix(c, "MISSED"):
-				class = "missed"
-			case t.Left[i]:
-				class = ""
-			}
-			row = append(row, htmlCell{c, class})
+// writeTable writes a GitHub-flavoured Markdown table and a blank line, or
+// nothing when there are no rows. Column i is aligned left when align[i]
+// is 'l' and right (figures) otherwise, also past the end of align.
+func writeTable(b *strings.Builder, align string, rows [][]string, header ...string) {
+	if len(rows) == 0 {
+		return
+	}
+	row := func(cells []string) {
+		for _, c := range cells {
+			fmt.Fprintf(b, "| %s ", strings.ReplaceAll(c, "|", `\|`))
 		}
-		h.Rows = append(h.Rows, row)
+		b.WriteString("|\n")
 	}
-	return h
+	row(header)
+	for i := range header {
+		if i < len(align) && align[i] == 'l' {
+			b.WriteString("| --- ")
+		} else {
+			b.WriteString("| ---: ")
+		}
+	}
+	b.WriteString("|\n")
+	for _, r := range rows {
+		row(r)
+	}
+	b.WriteString("\n")
 }
 
-// htmlReport renders the report as one htmlReport page with the charts inline.
-func htmlReport(res *Results, charts []namedChart) ([]byte, error) {
-	type workload struct {
-		Title            string
-		Abs, Ratio, Peer htmlTable
+// formatRatio writes a ratio with two or three significant digits.
+func formatRatio(v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "n/a"
+	case v == 0:
+		return "0"
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case v >= 0.1:
+		return fmt.Sprintf("%.2f", v)
 	}
-	type chart struct {
-		File string
-		SVG  template.HTML
+	return fmt.Sprintf("%.3f", v)
+}
+
+// formatSpread writes "median (min–max)", or the median alone for one round.
+func formatSpread(s spread) string {
+	if s.N <= 1 || s.Min == s.Max {
+		return formatRatio(s.Median)
 	}
-	type mode struct{ Mode, Meaning string }
-	data := struct {
-		Headline, Note, Baseline, Targets string
-		Verdicts                          htmlTable
-		Modes                             []mode
-		Setup                             []string
-		Workloads                         []workload
-		Charts                            []chart
-	}{
-		Headline: headline(res),
-		Note:     sharedMachineNote,
-		Baseline: Baseline,
-		Targets:  strings.ReplaceAll(targetsText, "`", ""),
-		Verdicts: toHTML(verdictTable(res.Summary)),
-		Setup:    append(setup(res), clientNote(res.Summary)),
-	}
-	for i, line := range data.Setup {
-		data.Setup[i] = strings.ReplaceAll(line, "`", "") // Markdown code marks
-	}
-	for _, mm := range modeMeanings {
-		data.Modes = append(data.Modes, mode{mm.mode, mm.meaning})
-	}
-	for _, ws := range res.Summary.Workloads {
-		data.Workloads = append(data.Workloads, workload{
-			Title: ws.Workload + ": " + ws.Description,
-			Abs:   toHTML(absoluteTable(ws)),
-			Ratio: toHTML(ratioTable(ws)),
-			Peer:  toHTML(peerTable(ws)),
-		})
-	}
-	for _, c := range charts {
-		svg := c.Chart.SVG()
-		// The SVG is built by svgchart, which escapes every text it holds.
-		data.Charts = append(data.Charts, chart{c.File, template.HTML(svg)})
-	}
-	var b bytes.Buffer
-	if err := htmlPage.Execute(&b, data); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return fmt.Sprintf("%s (%s–%s)", formatRatio(s.Median), formatRatio(s.Min), formatRatio(s.Max))
 }

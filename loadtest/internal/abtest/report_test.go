@@ -22,20 +22,7 @@ func sampleResults() *Results {
 	res.Meta.Described["small"] = "1 KiB bodies"
 	res.Meta.Described["mixed"] = "60% 1 KiB | the rest"
 	res.Meta.Requests, res.Meta.Concurrency, res.Meta.LoadBefore, res.Meta.LoadAfter = 1000, 8, "3.01 2.00 1.00", "4.00 3.00 2.00"
-	res.Summary = summarize(res)
 	return res
-}
-
-// plainCharts is the number of charts of a run without scenarios: two
-// per metric but those of the spike.
-func plainCharts() int {
-	n := 0
-	for _, m := range metrics {
-		if !isSpikeMetric(m.Key) {
-			n += 2
-		}
-	}
-	return n
 }
 
 // scenarioResults are Results of the S1-c64 and S2 scenarios in four modes
@@ -62,20 +49,19 @@ func scenarioResults() *Results {
 	for _, sc := range scenarios {
 		res.Meta.Described[sc.Name] = sc.Description
 	}
-	res.Summary = summarize(res)
 	return res
 }
 
 func TestScenarioReport(t *testing.T) {
 	t.Parallel()
 	res := scenarioResults()
-	charts := Charts(res, res.Summary)
+	charts := Charts(res)
 	var files []string
 	for _, c := range charts {
 		files = append(files, c.File)
 	}
 	all := strings.Join(files, " ")
-	for _, want := range []string{"scenario-S1-c64.svg", "scenario-S2.svg", "abs-heap_5s.svg", "ratio-rss_30s.svg"} {
+	for _, want := range []string{"chart-S1-c64.svg", "chart-S2.svg"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no chart %s among %s", want, all)
 		}
@@ -97,19 +83,22 @@ func TestScenarioReport(t *testing.T) {
 	if strings.Contains(md, "NaN") || strings.Contains(md, "%!") {
 		t.Errorf("Markdown has a formatting error:\n%s", md)
 	}
-	page, err := htmlReport(res, charts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(page), "Ratio to the best peer") || strings.Contains(string(page), "NaN") {
-		t.Error("HTML lacks the ratios to the best peer, or has a NaN")
+	// The S2 chart has a panel per column of its table.
+	for _, c := range charts {
+		if c.File == "chart-S2.svg" && !strings.Contains(string(c.Chart.SVG()), "heap +30 s MiB") {
+			t.Error("the S2 chart lacks the heap 30 s after the spike")
+		}
 	}
 }
 
 func TestMarkdown(t *testing.T) {
 	t.Parallel()
 	res := sampleResults()
-	md := markdown(res, Charts(res, res.Summary))
+	charts := Charts(res)
+	md := markdown(res, charts)
+	if len(charts) != len(res.Meta.Workloads) {
+		t.Errorf("%d charts, want one per workload", len(charts))
+	}
 	wantAll(t, "Markdown", md,
 		"# bodypool A/B load test",
 		"share one 2-core machine",
@@ -119,38 +108,17 @@ func TestMarkdown(t *testing.T) {
 		"### mixed: 60% 1 KiB", // the description, with its pipe escaped in tables only
 		"| sized | ",
 		"before: 3.01 2.00 1.00; after: 4.00 3.00 2.00",
-		"(ratio-alloc.svg)",
+		"(chart-mixed.svg)",
 		"Ratio to `off` in the same round",
+		"| sized | 0.064 (0.059–0.069) |",                                       // 6/101 and 7/102
+		"| sized | 6 | 6.50 | 6.50 | 6.50 | 6 B | 6.50 | 6.5 | 6 | 90.0% | 0 |", // median figures and the hit ratio
 	)
+	// The ratio tables have no row of the baseline against itself.
+	if n := strings.Count(md, "| off | "); n != 2 {
+		t.Errorf("%d rows of off, want one per workload in the figures", n)
+	}
 	if strings.Contains(md, "NaN") || strings.Contains(md, "%!") {
 		t.Errorf("Markdown has a formatting error:\n%s", md)
-	}
-}
-
-func TestHTML(t *testing.T) {
-	t.Parallel()
-	res := sampleResults()
-	charts := Charts(res, res.Summary)
-	page, err := htmlReport(res, charts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(page)
-	if got := strings.Count(s, "<svg "); got != len(charts) {
-		t.Errorf("%d inline SVGs, want %d", got, len(charts))
-	}
-	if len(charts) != plainCharts() {
-		t.Errorf("%d charts, want %d", len(charts), plainCharts())
-	}
-	for _, want := range []string{`class="missed"`, `class="met"`, "share one 2-core machine", "<table>"} {
-		if !strings.Contains(s, want) {
-			t.Errorf("HTML lacks %q", want)
-		}
-	}
-	for _, bad := range []string{"ZgotmplZ", "NaN", "&lt;svg", "<script"} {
-		if strings.Contains(s, bad) {
-			t.Errorf("HTML contains %q", bad)
-		}
 	}
 }
 
@@ -158,7 +126,6 @@ func TestWriteReport(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "new")
 	res := sampleResults()
-	res.Summary = nil // WriteReport summarizes when needed
 	if err := WriteReport(dir, res); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +133,7 @@ func TestWriteReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 3 + plainCharts(); len(entries) != want {
+	if want := 2 + len(res.Meta.Workloads); len(entries) != want {
 		t.Errorf("%d files, want %d", len(entries), want)
 	}
 }
@@ -174,15 +141,14 @@ func TestWriteReport(t *testing.T) {
 func TestHeadline(t *testing.T) {
 	t.Parallel()
 	res := sampleResults()
-	if h := headline(res); !strings.Contains(h, "missed: mixed: sized/off throughput ratio ≥ 1.20") || !strings.Contains(h, "not judged") {
+	if h := headline(res, Verdicts(res)); !strings.Contains(h, "missed: mixed: sized/off throughput ratio ≥ 1.20") || !strings.Contains(h, "not judged") {
 		t.Errorf("headline %q", h)
 	}
 	res.Meta.Interrupted = true
-	if h := headline(res); !strings.Contains(h, "interrupted") {
+	if h := headline(res, Verdicts(res)); !strings.Contains(h, "interrupted") {
 		t.Errorf("headline of an interrupted run: %q", h)
 	}
-	empty := &Results{Summary: &summary{}}
-	if h := headline(empty); !strings.Contains(h, "No target could be judged") {
+	if h := headline(&Results{}, nil); !strings.Contains(h, "No target could be judged") {
 		t.Errorf("headline of nothing: %q", h)
 	}
 }
@@ -201,18 +167,18 @@ func TestFormatting(t *testing.T) {
 		{formatRatio(nan), "n/a"},
 		{formatSpread(spread{Min: 0.5, Median: 0.6, Max: 0.7, N: 3}), "0.60 (0.50–0.70)"},
 		{formatSpread(spread{Min: 0.5, Median: 0.5, Max: 0.5, N: 1}), "0.50"},
-		{formatSpread(spread{N: 0}), "n/a"},
+		{formatSpread(spreadOf(nil)), "n/a"},
 		{formatBytes(512), "512 B"},
 		{formatBytes(1536), "1.5 KiB"},
 		{formatBytes(200 << 10), "200 KiB"},
 		{formatBytes(3 << 20), "3.00 MiB"},
 		{formatBytes(64 << 20), "64 MiB"},
-		{formatFigure("throughput", 1234.4), "1234"},
-		{formatFigure("p99", 1.234), "1.23"},
-		{formatFigure("p99", 123.4), "123"},
-		{formatFigure("alloc", 2048), "2.0 KiB"},
-		{formatFigure("peak_rss", 20.04), "20.0"},
-		{formatFigure("gc", nan), "n/a"},
+		{metricByKey("throughput").format(1234.4), "1234"},
+		{metricByKey("p99").format(1.234), "1.23"},
+		{metricByKey("p99").format(123.4), "123"},
+		{metricByKey("alloc").format(2048), "2.0 KiB"},
+		{metricByKey("peak_rss").format(20.04), "20.0"},
+		{metricByKey("gc").format(nan), "n/a"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -221,12 +187,17 @@ func TestFormatting(t *testing.T) {
 	}
 }
 
-func TestTableMarkdown(t *testing.T) {
+func TestWriteTable(t *testing.T) {
 	t.Parallel()
-	tb := table{Header: []string{"a", "b"}, Left: map[int]bool{0: true}, Rows: [][]string{{"x|y", "1"}}}
-	want := "| a | b |\n| --- | ---: |\n| x\\|y | 1 |\n"
-	if got := tb.markdown(); got != want {
-		t.Errorf("markdown:\n%s\nwant:\n%s", got, want)
+	var b strings.Builder
+	writeTable(&b, "l", [][]string{{"x|y", "1"}}, "a", "b")
+	if want := "| a | b |\n| --- | ---: |\n| x\\|y | 1 |\n\n"; b.String() != want {
+		t.Errorf("markdown:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	writeTable(&b, "l", nil, "a")
+	if b.Len() != 0 {
+		t.Errorf("a table without rows: %q", b.String())
 	}
 }
 

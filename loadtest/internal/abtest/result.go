@@ -1,18 +1,13 @@
 package abtest
 
-import (
-	"encoding/json"
-	"math"
-	"strconv"
-	"time"
-)
+import "time"
 
 // Results is everything a harness run recorded: how it ran, and one
-// measurement per mode, workload and round. It is what results.json holds.
+// measurement per mode, workload and round. It is what results.json holds;
+// the analysis and the report are functions of it.
 type Results struct {
-	Meta    meta          `json:"meta"`
-	Runs    []measurement `json:"runs"`
-	Summary *summary      `json:"summary,omitempty"`
+	Meta meta          `json:"meta"`
+	Runs []measurement `json:"runs"`
 }
 
 // meta describes the harness run.
@@ -48,18 +43,16 @@ type meta struct {
 
 // measurement holds the figures of one server process under one workload.
 type measurement struct {
-	Mode     string    `json:"mode"`
-	Workload string    `json:"workload"`
-	Round    int       `json:"round"`
-	Started  time.Time `json:"started"`
-	PID      int       `json:"server_pid"`
+	Mode     string `json:"mode"`
+	Workload string `json:"workload"`
+	Round    int    `json:"round"`
+	PID      int    `json:"server_pid"`
 	// Concurrency is the number of connections; Streams the requests in
 	// flight on each h2c connection, 0 over HTTP/1.1.
 	Concurrency int `json:"connections,omitempty"`
 	Streams     int `json:"h2c_streams_per_connection,omitempty"`
 
 	Requests     int    `json:"requests"`
-	BodyBytes    int64  `json:"body_bytes"`
 	Errors       int    `json:"errors"`
 	WarmupErrors int    `json:"warmup_errors"`
 	FirstError   string `json:"first_error,omitempty"`
@@ -69,16 +62,12 @@ type measurement struct {
 	Latency    latency `json:"latency"`
 
 	// Server figures from /metrics, as differences over the measured
-	// requests. AllocBytes has the cost of one scrape taken off.
-	AllocBytes       float64 `json:"alloc_bytes"`
-	ScrapeAllocBytes float64 `json:"scrape_alloc_bytes"`
-	AllocPerRequest  float64 `json:"alloc_bytes_per_request"`
-	GCCycles         float64 `json:"gc_cycles"`
-	GCPer1000        float64 `json:"gc_cycles_per_1000_requests"`
-	CPUSeconds       float64 `json:"cpu_seconds"`
-	CPUPerRequestUs  float64 `json:"cpu_us_per_request"`
-	PoolGets         float64 `json:"pool_gets,omitempty"`
-	PoolHits         float64 `json:"pool_hits,omitempty"`
+	// requests. AllocPerRequest has the cost of one scrape taken off.
+	AllocPerRequest float64 `json:"alloc_bytes_per_request"`
+	GCPer1000       float64 `json:"gc_cycles_per_1000_requests"`
+	CPUPerRequestUs float64 `json:"cpu_us_per_request"`
+	PoolGets        float64 `json:"pool_gets,omitempty"`
+	PoolHits        float64 `json:"pool_hits,omitempty"`
 
 	// Memory of the server process from /proc just before it stopped.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
@@ -92,12 +81,14 @@ type measurement struct {
 	Spike *spikeFigures `json:"spike,omitempty"`
 }
 
-// spikeErrors is the number of failed spike requests.
-func (m measurement) spikeErrors() int {
-	if m.Spike == nil {
-		return 0
+// failed is the number of failed requests of the run, warm-up and spike
+// included.
+func (m measurement) failed() int {
+	n := m.Errors + m.WarmupErrors
+	if m.Spike != nil {
+		n += m.Spike.Errors
 	}
-	return m.Spike.Errors
+	return n
 }
 
 // spikeFigures describe the spike of a spike-then-small run and the
@@ -108,8 +99,6 @@ type spikeFigures struct {
 	Errors     int     `json:"errors"`
 	FirstError string  `json:"first_error,omitempty"`
 	Seconds    float64 `json:"seconds"`
-	// PeakRSSBytes is VmHWM right after the spike.
-	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 	// After holds one sample per Config.SpikeWaits, in order.
 	After []memorySample `json:"after"`
 }
@@ -119,30 +108,4 @@ type memorySample struct {
 	AfterSeconds   float64 `json:"after_seconds"`
 	RSSBytes       int64   `json:"rss_bytes"`        // VmRSS
 	HeapInUseBytes float64 `json:"heap_inuse_bytes"` // go_memstats_heap_inuse_bytes
-}
-
-// figure is a float64 that encodes NaN and infinities as JSON null.
-type figure float64
-
-// MarshalJSON implements json.Marshaler.
-func (f figure) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return []byte("null"), nil
-	}
-	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
-}
-
-// UnmarshalJSON implements json.Unmarshaler; null is NaN.
-func (f *figure) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*f = figure(math.NaN())
-		return nil
-	}
-	var v float64
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*f = figure(v)
-	return nil
 }

@@ -87,7 +87,7 @@ func TestRunAgainstFakeServer(t *testing.T) {
 	if err := WriteReport(dir, res); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"results.json", "report.md", "report.html", "abs-alloc.svg", "ratio-throughput.svg"} {
+	for _, f := range []string{"results.json", "report.md", "chart-small.svg", "chart-mixed.svg"} {
 		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
 			t.Errorf("%s not written: %v", f, err)
 		}
@@ -106,13 +106,13 @@ func TestRunScenarios(t *testing.T) {
 	small, _ := LookupWorkloads("small")
 	cfg.Scenarios = []scenario{
 		{Name: "h2", Workload: small[0], Conns: 2, Streams: 3},
-		{Name: "spike", Workload: small[0], Conns: 3, Requests: 20, Spike: &spike{Workload: Workload{"64k", "", fixedSizes(64 * kib)}, Requests: 7}},
+		{Name: "spike", Workload: small[0], Conns: 3, Requests: 20, Spike: &Workload{"64k", "", fixedSizes(64 * kib)}, SpikeRequests: 7},
 	}
 	cfg.SpikeWaits = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond}
 	res := runFake(t, cfg)
 	for _, r := range res.Runs {
 		name := r.Workload + "/" + r.Mode
-		if r.Errors+r.WarmupErrors+r.spikeErrors() != 0 {
+		if r.failed() != 0 {
 			t.Errorf("%s: errors: %s", name, r.FirstError)
 		}
 		switch r.Workload {
@@ -144,11 +144,8 @@ func TestProfileAgainstFakeServer(t *testing.T) {
 	t.Parallel()
 	small, _ := LookupWorkloads("small")
 	dir := t.TempDir()
-	files, err := Profile(context.Background(), ProfileConfig{
-		ServerBin: os.Args[0], ServerEnv: []string{"ABTEST_FAKE_SERVER=1"},
-		Modes: []string{"off", "sized"}, Requests: 20, Warmup: 5, Seconds: 1, Dir: dir,
-		Scenario: scenario{Name: "S0", Workload: small[0], Conns: 2},
-	})
+	cfg := Config{ServerBin: os.Args[0], ServerEnv: []string{"ABTEST_FAKE_SERVER=1"}, Modes: []string{"off", "sized"}, Requests: 20, Warmup: 5}
+	files, err := Profile(context.Background(), cfg, scenario{Name: "S0", Workload: small[0], Conns: 2}, dir, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +247,7 @@ func TestConfigValidate(t *testing.T) {
 		{"zero requests", func(c *Config) { c.Requests = 0 }},
 		{"zero concurrency", func(c *Config) { c.Concurrency = 0 }},
 		{"huge concurrency", func(c *Config) { c.Concurrency = 5000 }},
+		{"h2c beyond 1024 streams", func(c *Config) { c.Scenarios = []scenario{{Name: "h2", Workload: c.Workloads[0], Conns: 64, Streams: 32}} }},
 		{"zero rounds", func(c *Config) { c.Rounds = 0 }},
 		{"negative warm-up", func(c *Config) { c.Warmup = -1 }},
 		{"no server", func(c *Config) { c.ServerBin = "" }},
@@ -270,7 +268,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestTransportRefusesOtherAddresses(t *testing.T) {
 	t.Parallel()
-	tr := newTransport(1, 0)
+	tr := newTransport(1, 0, false)
 	_, err := tr.DialContext(context.Background(), "tcp", "10.1.2.3:80")
 	if !errors.Is(err, errNotLoopback) {
 		t.Errorf("dial of 10.1.2.3: err = %v, want errNotLoopback", err)

@@ -10,7 +10,8 @@ import (
 // number of connections over HTTP/1.1 or HTTP/2 without TLS (h2c), or the
 // spike-then-small sequence. Its Name keys its figures in Results, where
 // measurement.Workload holds it, so the analysis treats a scenario as a
-// workload of its own.
+// workload of its own. The plain workloads run as scenarios of
+// Config.Concurrency connections.
 type scenario struct {
 	Name        string
 	Description string
@@ -23,18 +24,17 @@ type scenario struct {
 	Streams int
 	// Requests is the number of measured requests; 0 takes Config.Requests.
 	Requests int
-	// Spike, when set, makes the scenario a spike then small: the spike's
-	// requests first, then the measured requests of Workload, then samples
-	// of the server's memory at Config.SpikeWaits after the spike ended.
-	Spike *spike
+	// Spike, when set, makes the scenario a spike then small: Spike's
+	// SpikeRequests requests first (Config.SpikeRequests overrides them),
+	// then the measured requests of Workload, then samples of the server's
+	// memory at Config.SpikeWaits after the spike ended. The spike is sent
+	// from connections of its own, as many as the scenario's.
+	Spike         *Workload
+	SpikeRequests int
 }
 
-// spike is the burst of large bodies that starts a spike-then-small
-// scenario. It is sent from the scenario's connections.
-type spike struct {
-	Workload Workload
-	Requests int // Config.SpikeRequests overrides it when set
-}
+// String returns the scenario's name.
+func (s scenario) String() string { return s.Name }
 
 // concurrency is the number of requests the scenario keeps in flight.
 func (s scenario) concurrency() int { return s.Conns * max(s.Streams, 1) }
@@ -50,59 +50,39 @@ var (
 var defaultSpikeWaits = []time.Duration{5 * time.Second, 30 * time.Second}
 
 // scenarios are the load scenarios of issue 14, in report order. Their
-// names are what -scenarios takes; S1 stands for all three of S1's
-// concurrencies.
+// names are what -scenarios takes.
 var scenarios = func() []scenario {
-	lu, _ := LookupWorkloads("loguniform")
+	lu := workloads[len(workloads)-1] // loguniform
 	var ss []scenario
 	for _, c := range []int{8, 64, 256} {
 		ss = append(ss, scenario{
 			Name:        fmt.Sprintf("S1-c%d", c),
 			Description: fmt.Sprintf("steady log-uniform mix 1 KiB – 1 MiB over HTTP/1.1, %d connections", c),
-			Workload:    lu[0], Conns: c,
+			Workload:    lu, Conns: c,
 		})
 	}
-	ss = append(ss,
+	return append(ss,
 		scenario{
 			Name: "S2",
 			Description: "spike then small: 4 MiB bodies from 64 HTTP/1.1 connections, then log-uniform 512 B – 16 KiB " +
 				"from 64 connections (throughput and latency of the small phase; memory sampled after the spike)",
 			Workload: smallMix, Conns: 64, Requests: 20000, // small bodies: enough for a throughput figure
-			Spike: &spike{Workload: spikeWorkload, Requests: 512},
+			Spike: &spikeWorkload, SpikeRequests: 512,
 		},
 		scenario{
 			Name:        "S3",
 			Description: "the log-uniform mix 1 KiB – 1 MiB over h2c, 16 connections × 16 concurrent streams",
-			Workload:    lu[0], Conns: 16, Streams: 16,
+			Workload:    lu, Conns: 16, Streams: 16,
 		},
 	)
-	return ss
 }()
 
 // LookupScenarios returns the scenarios named in a comma-separated list, in
 // the order of the list. A name is a scenario's, or its prefix before the
-// dash: S1 is S1-c8, S1-c64 and S1-c256.
+// dash: S1 is S1-c8, S1-c64 and S1-c256. Case does not matter.
 func LookupScenarios(names string) ([]scenario, error) {
-	var out []scenario
-	for name := range strings.SplitSeq(names, ",") {
-		name = strings.TrimSpace(name)
-		if name == "" {
-			continue
-		}
-		found := false
-		for _, s := range scenarios {
-			if strings.EqualFold(s.Name, name) || strings.EqualFold(strings.SplitN(s.Name, "-", 2)[0], name) {
-				out = append(out, s)
-				found = true
-			}
-		}
-		if !found {
-			var all []string
-			for _, s := range scenarios {
-				all = append(all, s.Name)
-			}
-			return nil, fmt.Errorf("unknown scenario %q: want some of S1, %s", name, strings.Join(all, ", "))
-		}
-	}
-	return out, nil
+	return lookup("scenario", names, scenarios, func(s scenario, name string) bool {
+		prefix, _, _ := strings.Cut(s.Name, "-")
+		return strings.EqualFold(s.Name, name) || strings.EqualFold(prefix, name)
+	})
 }

@@ -32,33 +32,35 @@ var workloads = []Workload{
 	{"loguniform", "log-uniform 1 KiB – 1 MiB", logUniformSizes(1*kib, 1*mib)},
 }
 
+// sizesOf returns n sizes, each drawn by size.
+func sizesOf(r *rand.Rand, n int, size func(*rand.Rand) int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = size(r)
+	}
+	return s
+}
+
 func fixedSizes(size int) func(*rand.Rand, int) []int {
-	return func(_ *rand.Rand, n int) []int {
-		s := make([]int, n)
-		for i := range s {
-			s[i] = size
-		}
-		return s
+	return func(r *rand.Rand, n int) []int {
+		return sizesOf(r, n, func(*rand.Rand) int { return size })
 	}
 }
 
 // mixedSizes draws from a body-size mix with a long tail: mostly small
 // API bodies, some tens of kilobytes, a few uploads of 256 KiB and 1 MiB.
 func mixedSizes(r *rand.Rand, n int) []int {
-	s := make([]int, n)
-	for i := range s {
+	return sizesOf(r, n, func(r *rand.Rand) int {
 		switch p := r.IntN(100); {
 		case p < 60:
-			s[i] = 1 * kib
+			return 1 * kib
 		case p < 85:
-			s[i] = 16*kib + r.IntN(48*kib+1)
+			return 16*kib + r.IntN(48*kib+1)
 		case p < 97:
-			s[i] = 256 * kib
-		default:
-			s[i] = 1 * mib
+			return 256 * kib
 		}
-	}
-	return s
+		return 1 * mib
+	})
 }
 
 // logUniformSizes draws sizes from lo to hi bytes, uniform in their
@@ -67,52 +69,57 @@ func mixedSizes(r *rand.Rand, n int) []int {
 func logUniformSizes(lo, hi int) func(*rand.Rand, int) []int {
 	ratio := math.Log(float64(hi) / float64(lo))
 	return func(r *rand.Rand, n int) []int {
-		s := make([]int, n)
-		for i := range s {
-			s[i] = min(hi, max(lo, int(float64(lo)*math.Exp(r.Float64()*ratio))))
-		}
-		return s
+		return sizesOf(r, n, func(r *rand.Rand) int {
+			return min(hi, max(lo, int(float64(lo)*math.Exp(r.Float64()*ratio))))
+		})
 	}
 }
 
 // LookupWorkloads returns the workloads named in a comma-separated list, in
 // the order of the list.
 func LookupWorkloads(names string) ([]Workload, error) {
-	var out []Workload
+	return lookup("workload", names, workloads, func(w Workload, name string) bool { return w.Name == name })
+}
+
+// lookup returns the elements of all that match each name of a
+// comma-separated list, in the order of the list; a name that matches
+// none is an error that lists what kind of element is known.
+func lookup[T any](kind, names string, all []T, matches func(T, string) bool) ([]T, error) {
+	var out []T
 	for name := range strings.SplitSeq(names, ",") {
-		name = strings.TrimSpace(name)
-		found := false
-		for _, w := range workloads {
-			if w.Name == name {
-				out = append(out, w)
-				found = true
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		n := len(out)
+		for _, e := range all {
+			if matches(e, name) {
+				out = append(out, e)
 			}
 		}
-		if !found {
-			return nil, fmt.Errorf("unknown workload %q: want some of %s", name, strings.Join(workloadNames(), ", "))
+		if len(out) == n {
+			var known []string
+			for _, e := range all {
+				known = append(known, fmt.Sprint(e))
+			}
+			return nil, fmt.Errorf("unknown %s %q: want some of %s", kind, name, strings.Join(known, ", "))
 		}
 	}
 	return out, nil
 }
 
-func workloadNames() []string {
-	var names []string
-	for _, w := range workloads {
-		names = append(names, w.Name)
-	}
-	return names
-}
+// String returns the workload's name.
+func (w Workload) String() string { return w.Name }
 
 // A plan is the exact sequence of requests of one workload: the same
 // bodies, in the same order, for every mode and round.
 type plan struct {
-	Workload Workload
 	// Data holds the bytes every body is a slice of: random, so that a
 	// body mixed up with another's fails its checksum.
 	Data  []byte
 	Items []item
-	// MaxSize is the largest body of the plan.
-	MaxSize int
+	// MaxSize is the largest body and TotalBytes the sum of all bodies.
+	MaxSize    int
+	TotalBytes int64
 }
 
 // item is one request: the body Data[Off:Off+Size] and its CRC-32C.
@@ -125,7 +132,7 @@ type item struct {
 // there is one: a cheap check of every echoed byte.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// checksum returns the CRC-32C of p, as Item.CRC holds it.
+// checksum returns the CRC-32C of p, as item.CRC holds it.
 func checksum(p []byte) uint32 { return crc32.Checksum(p, castagnoli) }
 
 // offsets is how many distinct starting points bodies of one size have:
@@ -137,17 +144,13 @@ const offsets = 61
 func newPlan(w Workload, n int, seed uint64) *plan {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	sizes := w.sizes(r, n)
-	maxSize := 0
+	p := &plan{Items: make([]item, n)}
 	for _, s := range sizes {
-		maxSize = max(maxSize, s)
+		p.MaxSize = max(p.MaxSize, s)
+		p.TotalBytes += int64(s)
 	}
-	p := &plan{Workload: w, Data: make([]byte, maxSize+offsets*64), MaxSize: maxSize, Items: make([]item, n)}
-	for i := 0; i < len(p.Data); i += 8 {
-		v := r.Uint64()
-		for j := 0; j < 8 && i+j < len(p.Data); j++ {
-			p.Data[i+j] = byte(v >> (8 * j))
-		}
-	}
+	p.Data = make([]byte, p.MaxSize+offsets*64)
+	rand.NewChaCha8([32]byte{0: byte(seed), 1: byte(seed >> 8), 2: byte(seed >> 16), 3: byte(seed >> 24)}).Read(p.Data)
 	type key struct{ off, size int }
 	sums := map[key]uint32{}
 	for i, s := range sizes {
@@ -166,13 +169,4 @@ func newPlan(w Workload, n int, seed uint64) *plan {
 func (p *plan) Body(i int) []byte {
 	it := p.Items[i]
 	return p.Data[it.Off : it.Off+it.Size]
-}
-
-// TotalBytes is the sum of the body sizes of the plan.
-func (p *plan) TotalBytes() int64 {
-	var t int64
-	for _, it := range p.Items {
-		t += int64(it.Size)
-	}
-	return t
 }

@@ -108,14 +108,14 @@ func TestChartSVG(t *testing.T) {
 		mustNotHve []string
 	}{
 		{
-			name: "ratios shared scale",
+			name: "ratios",
 			chart: Chart{
-				Title: "Throughput <vs> off", Unit: "ratio", Series: []string{"off", "sized"}, Shared: true,
+				Title: "Throughput <vs> off", Unit: "ratio", Series: []string{"off", "sized"},
 				Panels: []Panel{
 					{Title: "small", Bars: []Bar{{1, 1, 1}, {1.3, 1.2, 1.4}}},
 					{Title: "large & co", Bars: []Bar{{1, 1, 1}, {2.5, 2, 3}}},
 				},
-				Lines: []Line{{Value: 1, Label: "off"}, {Value: 1.2, Label: "target ≥ 1.2", Color: "#c44e52"}},
+				Lines: []Line{{Value: 1, Label: "off"}, {Value: 1.2, Label: "target ≥ 1.2"}},
 			},
 			bars: 4, whiskers: 2, refs: 4,
 			mustHave: []string{"Throughput &lt;vs&gt; off", "large &amp; co", "target ≥ 1.2"},
@@ -139,7 +139,7 @@ func TestChartSVG(t *testing.T) {
 		{
 			name: "all zero and infinite",
 			chart: Chart{
-				Title: "zeros", Series: []string{"a", "b"}, Shared: true,
+				Title: "zeros", Series: []string{"a", "b"},
 				Panels: []Panel{{Title: "p", Bars: []Bar{{0, 0, 0}, {math.Inf(1), 0, math.Inf(1)}}}},
 				Lines:  []Line{{Value: math.NaN()}, {Value: 5, Label: "beyond"}},
 			},
@@ -178,31 +178,5 @@ func TestChartSVGDeterministic(t *testing.T) {
 	c := Chart{Title: "t", Series: []string{"a"}, Panels: []Panel{{Title: "p", Bars: []Bar{{1, 0.5, 2}}}}}
 	if !slices.Equal(c.SVG(), c.SVG()) {
 		t.Error("two renderings of one chart differ")
-	}
-}
-
-func TestSpreadLabels(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in, want []float64
-	}{
-		{nil, nil},
-		{[]float64{50}, []float64{50}},
-		{[]float64{100, 95}, []float64{95, 107}},
-		{[]float64{10, 40}, []float64{10, 40}},
-		{[]float64{10, 11, 12}, []float64{10, 22, 34}},
-	}
-	for _, tt := range tests {
-		var ls []refLabel
-		for _, y := range tt.in {
-			ls = append(ls, refLabel{y: y})
-		}
-		var got []float64
-		for _, l := range spreadLabels(ls) {
-			got = append(got, l.y)
-		}
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("spreadLabels(%v) = %v, want %v", tt.in, got, tt.want)
-		}
 	}
 }

@@ -40,9 +40,7 @@ func Grid(title string, charts []TimeSeries, cols, cellW, cellH int) []byte {
 	const margin = 10
 	rows := (len(charts) + cols - 1) / cols
 	var b bytes.Buffer
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="DejaVu Sans, sans-serif" font-size="11">`+"\n",
-		cols*cellW+margin, rows*cellH+margin+40)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#111217"/>`+"\n")
+	open(&b, cols*cellW+margin, rows*cellH+margin+40, "DejaVu Sans, sans-serif", "#111217", title)
 	fmt.Fprintf(&b, `<text x="%d" y="26" fill="#ccccdc" font-size="16">%s</text>`+"\n", margin, esc(title))
 	for i := range charts {
 		charts[i].draw(&b, i, margin+(i%cols)*cellW, 40+margin+(i/cols)*cellH, cellW-margin, cellH-margin)
@@ -86,9 +84,8 @@ func (c *TimeSeries) draw(b *bytes.Buffer, id, x0, y0, w, h int) {
 	sx := func(t float64) float64 { return px + (t-t0)/(t1-t0)*pw }
 	sy := func(v float64) float64 { return py + ph - (v-lo)/(hi-lo)*ph }
 	for i := 0; i <= 4; i++ {
-		y := sy(lo + (hi-lo)*float64(i)/4)
-		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#2c3235"/>`+"\n", px, y, px+pw, y)
-		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" fill="#8e8e8e" text-anchor="end">%s</text>`+"\n", px-4, y+4, esc(format(lo+(hi-lo)*float64(i)/4)))
+		v := lo + (hi-lo)*float64(i)/4
+		yTick(b, px, px+pw, sy(v), format(v), "#2c3235", "#8e8e8e")
 	}
 	for i := 0; i <= 4; i++ {
 		t := t0 + (t1-t0)*float64(i)/4
