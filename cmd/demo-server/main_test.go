@@ -58,7 +58,7 @@ type server struct {
 // ends, failing the test unless it exits 0 with its start and stop lines.
 func startServer(t testing.TB, args []string, env ...string) *server {
 	t.Helper()
-	ds, err := demoproc.Start(context.Background(), demoproc.Config{Bin: serverBin(t), Args: args, Env: env, StartTimeout: startTimeout})
+	ds, err := demoproc.Start(context.Background(), demoproc.Config{Bin: serverBin(t), Args: args, Env: env})
 	if err != nil {
 		t.Fatal(err)
 	}

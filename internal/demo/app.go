@@ -30,7 +30,6 @@ import (
 // write bodies through bodypool in every mode but off.
 type App struct {
 	Echo *echo.Echo
-	opts Options
 	pool *pool // nil in mode off
 
 	inflight sync.WaitGroup // handlers running
@@ -38,7 +37,7 @@ type App struct {
 
 // NewApp builds the application for o.
 func NewApp(o Options) (*App, error) {
-	a := &App{Echo: echo.New(), opts: o}
+	a := &App{Echo: echo.New()}
 	e := a.Echo
 	e.HideBanner, e.HidePort = true, true
 
@@ -73,10 +72,14 @@ func NewApp(o Options) (*App, error) {
 		a.pool = p
 		bodies := metrics.NewBodyCollector()
 		reg.MustRegister(metrics.NewPoolCollector(o.Pool, p.stats), bodies)
+		wait := o.BudgetWait
+		if wait == 0 {
+			wait = -1 // no wait: the middleware's 0 is its default
+		}
 		cfg := middleware.Config{
 			MaxRequestBody:      int64(o.MaxBody),
 			MaxBufferedResponse: int(o.MaxBuffered),
-			BudgetWait:          budgetWait(o.BudgetWait),
+			BudgetWait:          wait,
 			Decompress:          true,
 			Observer:            bodies,
 		}
@@ -100,15 +103,6 @@ func NewApp(o Options) (*App, error) {
 		e.Any("/debug/pprof/*", echo.WrapHandler(http.DefaultServeMux))
 	}
 	return a, nil
-}
-
-// budgetWait maps the flag, where 0 means no wait, to the middleware's
-// Config, where 0 means the default.
-func budgetWait(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
 }
 
 // CheckLeaks reports buffers never released, in the sized mode with -track.
@@ -173,16 +167,13 @@ func (a *App) json(c echo.Context) error {
 	}
 	var items []map[string]any
 	err = json.Unmarshal(body, &items)
-	if err == nil && items == nil {
-		err = errors.New("got null")
+	if err == nil && (items == nil || slices.ContainsFunc(items, func(it map[string]any) bool { return it == nil })) {
+		err = errors.New("null where an object belongs")
 	}
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "body must be a JSON array of objects: "+err.Error())
 	}
 	for i, it := range items {
-		if it == nil {
-			return echo.NewHTTPError(http.StatusBadRequest, "body must be a JSON array of objects: element "+strconv.Itoa(i)+" is null")
-		}
 		it["index"] = i
 		it["processed"] = true
 	}

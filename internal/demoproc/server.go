@@ -1,7 +1,6 @@
 package demoproc
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,10 +28,11 @@ type Config struct {
 	// BODYPOOL_ variable is removed so that only Args and Env configure the
 	// server.
 	Env []string
-	// StartTimeout bounds the wait for the start line and for /healthz to
-	// answer 200; default 30 s.
-	StartTimeout time.Duration
 }
+
+// startTimeout bounds the wait for the start line and for /healthz to
+// answer 200.
+const startTimeout = 30 * time.Second
 
 // Server is a demo server running as a child process on a loopback port.
 // Stop must be called on every path once it is no longer needed: it is
@@ -42,7 +42,7 @@ type Server struct {
 	Addr string // 127.0.0.1:PORT
 
 	cmd            *exec.Cmd
-	stdout, stderr *tail
+	stdout, stderr *output
 	exited         chan struct{} // closed once the process was waited for
 	waitErr        error
 	scraper        *http.Client
@@ -59,8 +59,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	cmd.SysProcAttr = sysProcAttr()
 	s := &Server{
 		cmd:    cmd,
-		stdout: &tail{max: 1 << 20},
-		stderr: &tail{max: 1 << 20},
+		stdout: new(output),
+		stderr: new(output),
 		exited: make(chan struct{}),
 		// A connection per scrape, so that scrapes leave nothing behind in
 		// the server's goroutine count.
@@ -74,18 +74,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.waitErr = cmd.Wait()
 		close(s.exited)
 	}()
-	if err := s.awaitStart(ctx, cmp.Or(cfg.StartTimeout, 30*time.Second)); err != nil {
+	if err := s.awaitStart(ctx); err != nil {
 		s.Stop(0)
 		return nil, fmt.Errorf("demoproc: %s: %w\nstdout:\n%s\nstderr:\n%s", s, err, s.stdout, s.stderr)
 	}
 	return s, nil
 }
 
-// awaitStart waits at most timeout for the start line, then asks /healthz.
-// The server prints the line once it listens, so the request waits in the
-// listen queue until it serves.
-func (s *Server) awaitStart(ctx context.Context, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// awaitStart waits for the start line, then asks /healthz. The server
+// prints the line once it listens, so the request waits in the listen
+// queue until it serves.
+func (s *Server) awaitStart(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	for {
 		if m := startLine.FindStringSubmatch(s.stdout.String()); m != nil {
@@ -124,22 +124,15 @@ func (s *Server) String() string { return strings.Join(s.cmd.Args, " ") }
 // PID is the server's process id, for /proc.
 func (s *Server) PID() int { return s.cmd.Process.Pid }
 
-// Stdout returns what the server wrote to standard output (its last
-// mebibyte).
+// Stdout returns what the server wrote to standard output.
 func (s *Server) Stdout() string { return s.stdout.String() }
 
-// Stderr returns what the server wrote to standard error (its last
-// mebibyte).
+// Stderr returns what the server wrote to standard error.
 func (s *Server) Stderr() string { return s.stderr.String() }
 
 // Signal sends sig to the server, unless it has exited.
 func (s *Server) Signal(sig os.Signal) error {
-	select {
-	case <-s.exited:
-		return nil
-	default:
-	}
-	if err := s.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := s.cmd.Process.Signal(sig); !errors.Is(err, os.ErrProcessDone) {
 		return err
 	}
 	return nil
@@ -202,25 +195,20 @@ func Loopback(hostport string) error {
 	return nil
 }
 
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
+// output collects what the server writes to one of its streams.
+type output struct {
+	mu sync.Mutex
+	b  strings.Builder
 }
 
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
-	}
-	return len(p), nil
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
 }
 
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
 }

@@ -10,11 +10,12 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
+	"log"
 	"net/http"
-	"os"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bodypool/bodypool/bufpool"
 	"github.com/bodypool/bodypool/middleware"
@@ -27,20 +28,21 @@ import (
 const requests = 20
 
 func main() {
+	log.SetFlags(0)
+	log.SetPrefix("lateuse: ")
 	pool, err := bufpool.New(bufpool.Config{Poison: true})
 	if err != nil {
-		fail(err)
+		log.Fatal(err)
 	}
 	mw, err := middleware.New(middleware.Config{Pool: pool})
 	if err != nil {
-		fail(err)
+		log.Fatal(err)
 	}
 	var (
 		late     sync.WaitGroup
-		mu       sync.Mutex
-		poisoned int
+		poisoned atomic.Int64
 	)
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := middleware.Body(r)
 		late.Go(func() {
 			// The bug: the goroutine reads body after the handler returned,
@@ -48,39 +50,23 @@ func main() {
 			// the release shows, so that the read surely comes after it.
 			for i := 0; i < 1e8 && body[0] != bufpool.PoisonByte; i++ {
 			}
-			n := 0
 			for _, b := range body {
 				if b == bufpool.PoisonByte {
-					n++
+					poisoned.Add(1)
 				}
 			}
-			mu.Lock()
-			poisoned += n
-			mu.Unlock()
 		})
 		io.WriteString(w, "ok\n")
-	})
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fail(err)
-	}
-	srv := &http.Server{Handler: mw(handler)}
-	go srv.Serve(ln)
+	})))
 	for range requests {
-		resp, err := http.Post("http://"+ln.Addr().String()+"/", "text/plain", strings.NewReader(strings.Repeat("x", 1000)))
+		resp, err := http.Post(srv.URL, "text/plain", strings.NewReader(strings.Repeat("x", 1000)))
 		if err != nil {
-			fail(err)
+			log.Fatal(err)
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
 	late.Wait()
 	srv.Close()
-	fmt.Printf("the late reads saw %d bytes of poison in %d bodies of 1000 bytes\n", poisoned, requests)
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "lateuse:", err)
-	os.Exit(1)
+	fmt.Printf("the late reads saw %d bytes of poison in %d bodies of 1000 bytes\n", poisoned.Load(), requests)
 }

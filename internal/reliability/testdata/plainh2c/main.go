@@ -1,28 +1,26 @@
 // Command plainh2c is a plain net/http server speaking HTTP/1.1 and HTTP/2
 // without TLS (h2c) that answers every request with 200 OK: the baseline
 // that h2spec.sh compares the demo server with. It prints the address it
-// listens on and stops on SIGINT or SIGTERM.
+// listens on and serves until it is killed.
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 )
 
 func main() {
+	log.SetFlags(0)
+	log.SetPrefix("plainh2c: ")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address; port 0 picks a free port")
 	flag.Parse()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "plainh2c:", err)
-		os.Exit(1)
+		log.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -32,15 +30,5 @@ func main() {
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	fmt.Printf("plainh2c: listening on http://%s\n", ln.Addr())
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); err != http.ErrServerClosed {
-		fmt.Fprintln(os.Stderr, "plainh2c:", err)
-		os.Exit(1)
-	}
+	log.Fatal(srv.Serve(ln))
 }
