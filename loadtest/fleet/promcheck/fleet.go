@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // The fleet checks prove that the dashboard's panels aggregate correctly
@@ -40,131 +43,84 @@ import (
 // minFleetEvidence is the fewest targets whose sums must be non-vacuous.
 const minFleetEvidence = 5
 
-// shape is how a target's value over several instances is made from the
-// per-instance values.
-type shape int
-
-const (
-	shapePerInstance shape = iota
-	shapeSum
-	shapeMax
-	shapeRatio
-	shapeQuantile
-)
-
 var (
-	sumRe      = regexp.MustCompile(`^sum(\s+by\s*\([^)]*\))?\s*\(`)
-	maxRe      = regexp.MustCompile(`^max(\s+by\s*\([^)]*\))?\s*\(`)
-	quantileRe = regexp.MustCompile(`^histogram_quantile\(\s*[0-9.]+\s*,\s*`)
-	byClauseRe = regexp.MustCompile(`^\w+\s+by\s*\([^)]*\)\s*`)
+	// aggregationRe and quantileRe match masked expressions (see mask).
+	aggregationRe = regexp.MustCompile(`^(sum|max)(\s+by\s*\(_*\))?\s*\(_*\)$`)
+	quantileRe    = regexp.MustCompile(`^histogram_quantile\s*\(_*\)$`)
 )
 
-// classify returns the shape of expr and, for a ratio, its two sides, for a
-// quantile its inner sum.
-func classify(expr string) (shape, []string) {
-	expr = strings.TrimSpace(expr)
-	if a, b, ok := splitTopLevel(expr, '/'); ok {
-		a, b = strings.TrimSpace(a), strings.TrimSpace(b)
-		if sumRe.MatchString(a) && sumRe.MatchString(b) && closes(a) && closes(b) {
-			return shapeRatio, []string{a, b}
-		}
-		return shapePerInstance, nil
-	}
-	switch {
-	case sumRe.MatchString(expr) && closes(expr):
-		return shapeSum, nil
-	case maxRe.MatchString(expr) && closes(expr):
-		return shapeMax, nil
-	case quantileRe.MatchString(expr) && closes(expr):
-		rest := expr[len(quantileRe.FindString(expr)):]
-		inner := strings.TrimSpace(rest[:len(rest)-1]) // without the closing parenthesis
-		if sumRe.MatchString(inner) {
-			return shapeQuantile, []string{inner}
-		}
-	}
-	return shapePerInstance, nil
-}
-
-// splitTopLevel splits expr at its one operator op outside parentheses,
-// braces, brackets and quotes.
-func splitTopLevel(expr string, op byte) (string, string, bool) {
-	depth, at := 0, -1
-	inQuote := false
-	for i := 0; i < len(expr); i++ {
-		c := expr[i]
+// mask returns expr with everything inside its outermost parentheses,
+// braces and brackets, quoted strings included, replaced by '_': its
+// top-level structure, position for position.
+func mask(expr string) string {
+	b := []byte(expr)
+	depth, quoted, escaped := 0, false, false
+	for i, c := range b {
 		switch {
-		case inQuote:
-			if c == '\\' {
-				i++
-			} else if c == '"' {
-				inQuote = false
-			}
+		case escaped:
+			escaped = false
+		case quoted && c == '\\':
+			escaped = true
 		case c == '"':
-			inQuote = true
+			quoted = !quoted
+		case quoted:
 		case c == '(' || c == '{' || c == '[':
-			depth++
+			if depth++; depth == 1 {
+				continue
+			}
 		case c == ')' || c == '}' || c == ']':
-			depth--
-		case c == op && depth == 0:
-			if at >= 0 {
-				return "", "", false // more than one
-			}
-			at = i
-		}
-	}
-	if at < 0 {
-		return "", "", false
-	}
-	return expr[:at], expr[at+1:], true
-}
-
-// closes reports whether the parenthesis that the aggregation at the start
-// of expr opens closes at its very end: "sum(a) + sum(b)" does not.
-func closes(expr string) bool {
-	open := strings.IndexByte(expr, '(')
-	// Skip a "by (...)" clause.
-	if m := byClauseRe.FindString(expr); m != "" {
-		open = len(m)
-	}
-	depth := 0
-	for i := open; i < len(expr); i++ {
-		switch expr[i] {
-		case '(':
-			depth++
-		case ')':
-			depth--
-			if depth == 0 {
-				return i == len(expr)-1
+			if depth--; depth == 0 {
+				continue
 			}
 		}
+		if depth > 0 {
+			b[i] = '_'
+		}
 	}
-	return false
+	return string(b)
 }
 
-// result is a query result keyed by series (labels without __name__).
+// aggregation returns "sum" or "max" when expr is that aggregation as a
+// whole, else "".
+func aggregation(expr string) string {
+	if m := aggregationRe.FindStringSubmatch(mask(expr)); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// classify returns how expr's value over several instances is made from
+// the per-instance values: "sum", "max", "ratio" (of two sums, returned in
+// parts), "quantile" (of a sum, returned in parts), or "" when it is per
+// instance.
+func classify(expr string) (kind string, parts []string) {
+	expr = strings.TrimSpace(expr)
+	m := mask(expr)
+	if i := strings.IndexByte(m, '/'); i >= 0 {
+		a, b := strings.TrimSpace(expr[:i]), strings.TrimSpace(expr[i+1:])
+		if strings.Count(m, "/") == 1 && aggregation(a) == "sum" && aggregation(b) == "sum" {
+			return "ratio", []string{a, b}
+		}
+		return "", nil
+	}
+	if quantileRe.MatchString(m) {
+		args := expr[strings.IndexByte(expr, '(')+1 : len(expr)-1]
+		if i := strings.IndexByte(mask(args), ','); i >= 0 && aggregation(strings.TrimSpace(args[i+1:])) == "sum" {
+			return "quantile", []string{strings.TrimSpace(args[i+1:])}
+		}
+	}
+	return aggregation(expr), nil
+}
+
+// result is a query result: the value of each series, by its labels.
 type result map[string]float64
 
-func toResult(samples []sample) result {
-	r := make(result, len(samples))
-	for _, s := range samples {
-		r[labelKey(s.Metric)] = s.Value
+func toResult(v model.Vector) result {
+	r := make(result, len(v))
+	for _, s := range v {
+		r[s.Metric.String()] = float64(s.Value)
 	}
 	return r
-}
-
-func labelKey(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		if k != "__name__" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%q", k, m[k])
-	}
-	return "{" + strings.Join(parts, ",") + "}"
 }
 
 // approxEqual compares two figures computed by Prometheus in different
@@ -175,66 +131,6 @@ func approxEqual(a, b float64) bool {
 	}
 	d := math.Abs(a - b)
 	return d <= 1e-9*math.Max(math.Abs(a), math.Abs(b)) || d <= 1e-12
-}
-
-// fleet runs the fleet checks.
-type fleet struct {
-	c         *client
-	at        time.Time
-	vars      map[string]string // with $job as given
-	instances []string
-	jobFilter string
-	r         *report
-
-	evidence int // sum checks with non-zero values on two instances or more
-}
-
-// eval substitutes expr with $instance set to instance and evaluates it.
-func (f *fleet) eval(ctx context.Context, expr, instance string) (result, error) {
-	vars := make(map[string]string, len(f.vars)+1)
-	for k, v := range f.vars {
-		vars[k] = v
-	}
-	vars["instance"] = instance
-	q, err := substitute(expr, vars)
-	if err != nil {
-		return nil, err
-	}
-	_, s, err := f.c.query(ctx, q, f.at)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", q, err)
-	}
-	return toResult(s), nil
-}
-
-// all is the $instance value that matches every instance of the check.
-func (f *fleet) all() string {
-	quoted := make([]string, len(f.instances))
-	for i, in := range f.instances {
-		quoted[i] = promRegexp(in)
-	}
-	return strings.Join(quoted, "|")
-}
-
-// promRegexp returns a regular expression matching s alone, written to go
-// inside a PromQL double-quoted string, where a backslash is itself escaped.
-func promRegexp(s string) string {
-	return strings.ReplaceAll(regexp.QuoteMeta(s), `\`, `\\`)
-}
-
-// perInstance evaluates expr for all instances together and for each one.
-func (f *fleet) perInstance(ctx context.Context, expr string) (result, []result, error) {
-	all, err := f.eval(ctx, expr, f.all())
-	if err != nil {
-		return nil, nil, err
-	}
-	each := make([]result, len(f.instances))
-	for i, in := range f.instances {
-		if each[i], err = f.eval(ctx, expr, promRegexp(in)); err != nil {
-			return nil, nil, err
-		}
-	}
-	return all, each, nil
 }
 
 // combine checks all == op(each) series by series and describes the
@@ -251,212 +147,201 @@ func combine(all result, each []result, op func(a, b float64) float64) (detail s
 				want[k] = v
 			}
 			if v != 0 && !math.IsNaN(v) {
-				seenOn[k]++
+				if seenOn[k]++; seenOn[k] == 2 {
+					nonZero++
+				}
 			}
 		}
 	}
 	var bad []string
-	for k, v := range want {
-		if got, ok := all[k]; !ok || !approxEqual(got, v) {
-			bad = append(bad, fmt.Sprintf("%s: all instances %v (present %v), from each %v", k, got, ok, v))
-		}
-	}
-	for k, v := range all {
-		if _, ok := want[k]; !ok {
-			bad = append(bad, fmt.Sprintf("%s: %v for all instances, on none alone", k, v))
-		}
-	}
-	for _, n := range seenOn {
-		if n >= 2 {
-			nonZero++
+	keys := maps.Clone(all)
+	maps.Copy(keys, want)
+	for k := range keys {
+		got, inAll := all[k]
+		w, inEach := want[k]
+		if !inAll || !inEach || !approxEqual(got, w) {
+			bad = append(bad, fmt.Sprintf("%s: %s for all instances, %s from each", k, value(got, inAll), value(w, inEach)))
 		}
 	}
 	if len(bad) > 0 {
 		sort.Strings(bad)
 		return strings.Join(bad, "; "), false, nonZero
 	}
-	return fmt.Sprintf("%d series, %d non-zero on 2+ instances", len(want), nonZero), true, nonZero
+	return fmt.Sprintf("%d series", len(want)), true, nonZero
+}
+
+func value(v float64, present bool) string {
+	if !present {
+		return "none"
+	}
+	return fmt.Sprint(v)
 }
 
 func add(a, b float64) float64 { return a + b }
 
-// checkSum checks that expr over all instances is the sum over each.
-func (f *fleet) checkSum(ctx context.Context, what, expr string) bool {
-	all, each, err := f.perInstance(ctx, expr)
+// fleet runs the fleet checks.
+type fleet struct {
+	c         *client
+	at        time.Time
+	vars      map[string]string
+	instances []string // as label values
+	patterns  []string // each instance as a regular expression
+	jobFilter string
+	r         *report
+	evidence  int // sum checks with non-zero values on two instances or more
+}
+
+// eval evaluates expr with the variables of set in place of f's.
+func (f *fleet) eval(ctx context.Context, expr string, set map[string]string) (result, error) {
+	vars := maps.Clone(f.vars)
+	maps.Copy(vars, set)
+	q, err := substitute(expr, vars)
+	if err != nil {
+		return nil, err
+	}
+	v, err := f.c.query(ctx, q, f.at)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", q, err)
+	}
+	return toResult(v), nil
+}
+
+// compare evaluates expr for all the instances together and for each
+// alone, and checks that the first is the sum (kind "sum" or "union") or
+// the maximum (kind "max") of the others, series by series. It reports
+// the outcome and returns the results and whether they passed.
+func (f *fleet) compare(ctx context.Context, what, kind, expr string) (result, []result, bool) {
+	all, err := f.eval(ctx, expr, map[string]string{"instance": strings.Join(f.patterns, "|")})
+	each := make([]result, len(f.patterns))
+	for i, p := range f.patterns {
+		if err == nil {
+			each[i], err = f.eval(ctx, expr, map[string]string{"instance": p})
+		}
+	}
 	if err != nil {
 		f.r.line(false, what, err.Error())
-		return false
+		return nil, nil, false
 	}
-	detail, ok, nonZero := combine(all, each, add)
-	if nonZero > 0 {
+	op := add
+	if kind == "max" {
+		op = math.Max
+	}
+	detail, ok, nonZero := combine(all, each, op)
+	if kind == "sum" && ok {
+		detail += fmt.Sprintf(", %d non-zero on 2+ instances", nonZero)
+		if nonZero == 0 {
+			detail += " (no evidence)"
+		}
+	}
+	if kind == "sum" && nonZero > 0 {
 		f.evidence++
-	} else if ok {
-		detail += " (all zero: no evidence)"
 	}
-	f.r.line(ok, what, "sum of instances: "+detail)
-	return ok
+	f.r.line(ok, what, kind+" of instances: "+detail)
+	return all, each, ok
 }
 
 func (f *fleet) check(ctx context.Context, t target) {
 	what := fmt.Sprintf("fleet [%s/%s]", t.Panel, t.RefID)
-	sh, parts := classify(t.Expr)
-	switch sh {
-	case shapeSum:
-		f.checkSum(ctx, what, t.Expr)
-	case shapeQuantile:
-		f.checkSum(ctx, what+" buckets", parts[0])
-	case shapeMax:
-		all, each, err := f.perInstance(ctx, t.Expr)
-		if err != nil {
-			f.r.line(false, what, err.Error())
-			return
+	switch kind, parts := classify(t.Expr); kind {
+	case "sum", "max":
+		f.compare(ctx, what, kind, t.Expr)
+	case "quantile":
+		f.compare(ctx, what+" buckets", "sum", parts[0])
+	case "ratio":
+		num, _, okNum := f.compare(ctx, what+" numerator", "sum", parts[0])
+		den, _, okDen := f.compare(ctx, what+" denominator", "sum", parts[1])
+		if okNum && okDen {
+			f.checkRatio(ctx, what, t.Expr, num, den)
 		}
-		detail, ok, _ := combine(all, each, math.Max)
-		f.r.line(ok, what, "max of instances: "+detail)
-	case shapeRatio:
-		okA := f.checkSum(ctx, what+" numerator", parts[0])
-		okB := f.checkSum(ctx, what+" denominator", parts[1])
-		if !okA || !okB {
-			return
-		}
-		f.checkRatio(ctx, what, t.Expr, parts[0], parts[1])
-	case shapePerInstance:
+	default:
 		f.checkPerInstance(ctx, what, t.Expr)
 	}
 }
 
-// checkRatio checks that expr (a / b) over all instances is the ratio of the
-// sums a and b over all instances, and reports the mean of the
-// per-instance ratios beside it.
-func (f *fleet) checkRatio(ctx context.Context, what, expr, a, b string) {
-	all, each, err := f.perInstance(ctx, expr)
+// checkRatio checks that expr, num / den, over all instances is the ratio
+// of the sums num and den over all instances (which differs from the mean
+// of the per-instance ratios).
+func (f *fleet) checkRatio(ctx context.Context, what, expr string, num, den result) {
+	all, err := f.eval(ctx, expr, map[string]string{"instance": strings.Join(f.patterns, "|")})
 	if err != nil {
 		f.r.line(false, what, err.Error())
 		return
 	}
-	num, err := f.eval(ctx, a, f.all())
-	if err != nil {
-		f.r.line(false, what, err.Error())
-		return
-	}
-	den, err := f.eval(ctx, b, f.all())
-	if err != nil {
-		f.r.line(false, what, err.Error())
-		return
-	}
-	var bad, notes []string
-	for k, d := range den {
-		want := num[k] / d
-		if got, ok := all[k]; !ok && !math.IsNaN(want) || ok && !approxEqual(got, want) {
-			bad = append(bad, fmt.Sprintf("%s: %v, want %v / %v", k, got, num[k], d))
-			continue
-		}
-		var sum float64
-		n := 0
-		for _, r := range each {
-			if v, ok := r[k]; ok && !math.IsNaN(v) {
-				sum += v
-				n++
-			}
-		}
-		if n > 1 {
-			notes = append(notes, fmt.Sprintf("%s %.4f (mean of instance ratios %.4f)", k, want, sum/float64(n)))
+	want := result{}
+	for k, n := range num {
+		if d, ok := den[k]; ok {
+			want[k] = n / d
 		}
 	}
-	if len(bad) > 0 {
-		f.r.line(false, what, "ratio of sums: "+strings.Join(bad, "; "))
-		return
-	}
-	sort.Strings(notes)
-	detail := fmt.Sprintf("%d series equal sum/sum", len(den))
-	if len(notes) > 0 {
-		detail += ": " + strings.Join(notes, ", ")
-	}
-	f.r.line(true, what, "ratio of sums: "+detail)
+	detail, ok, _ := combine(all, []result{want}, add)
+	f.r.line(ok, what, "ratio of sums: "+detail)
 }
 
-// checkPerInstance checks that each instance's result holds only its own
-// series and that together they are the result for all; with a job
-// filter, that $job removes the series of other jobs.
+// checkPerInstance checks that the result for all instances is the union
+// of the per-instance results, each holding only its instance's series;
+// with a job filter, that $job removes the series of other jobs.
 func (f *fleet) checkPerInstance(ctx context.Context, what, expr string) {
-	all, each, err := f.perInstance(ctx, expr)
-	if err != nil {
-		f.r.line(false, what, err.Error())
+	all, each, ok := f.compare(ctx, what, "union", expr)
+	if !ok {
 		return
 	}
 	var bad []string
-	union := result{}
 	for i, r := range each {
-		want := fmt.Sprintf("instance=%q", f.instances[i])
-		for k, v := range r {
-			if !strings.Contains(k, want) {
-				bad = append(bad, fmt.Sprintf("%s in the result for %s", k, f.instances[i]))
-			}
-			union[k] = v
-		}
 		if len(r) == 0 {
 			bad = append(bad, "no series for "+f.instances[i])
 		}
-	}
-	if len(bad) == 0 {
-		detail, ok, _ := combine(all, []result{union}, add)
-		if !ok {
-			bad = append(bad, detail)
+		for k := range r {
+			if !strings.Contains(k, fmt.Sprintf("instance=%q", f.instances[i])) {
+				bad = append(bad, fmt.Sprintf("%s in the result for %s", k, f.instances[i]))
+			}
 		}
 	}
+	detail := "each instance's result holds only its own series"
 	if len(bad) > 0 {
-		f.r.line(false, what, "per instance: "+strings.Join(bad, "; "))
+		detail = strings.Join(bad, "; ")
+	}
+	f.r.line(len(bad) == 0, what+" per instance", detail)
+	if f.jobFilter == "" {
 		return
 	}
-	detail := fmt.Sprintf("per instance: %d series, each only its instance's", len(union))
-	if f.jobFilter != "" {
-		vars := f.vars
-		f.vars = map[string]string{}
-		for k, v := range vars {
-			f.vars[k] = v
-		}
-		f.vars["job"] = ".*"
-		unfiltered, err := f.eval(ctx, expr, ".*")
-		f.vars = vars
-		if err != nil {
-			f.r.line(false, what, err.Error())
-			return
-		}
-		others := 0
-		for k := range unfiltered {
-			if !strings.Contains(k, fmt.Sprintf("job=%q", f.jobFilter)) {
-				others++
-			}
-		}
-		for k := range all {
-			if !strings.Contains(k, fmt.Sprintf("job=%q", f.jobFilter)) {
-				f.r.line(false, what, fmt.Sprintf("job filter: %s in the result for job %s", k, f.jobFilter))
-				return
-			}
-		}
-		if others == 0 {
-			f.r.line(false, what, "job filter: no series of another job without the filter, so the filter is not shown to work")
-			return
-		}
-		detail += fmt.Sprintf("; $job=%s removes %d series of other jobs", f.jobFilter, others)
+	unfiltered, err := f.eval(ctx, expr, map[string]string{"job": ".*", "instance": ".*"})
+	if err != nil {
+		f.r.line(false, what+" job filter", err.Error())
+		return
 	}
-	f.r.line(true, what, detail)
+	job := fmt.Sprintf("job=%q", f.jobFilter)
+	leaked, others := 0, 0
+	for k := range all {
+		if !strings.Contains(k, job) {
+			leaked++
+		}
+	}
+	for k := range unfiltered {
+		if !strings.Contains(k, job) {
+			others++
+		}
+	}
+	f.r.line(leaked == 0 && others > 0, what+" job filter", fmt.Sprintf(
+		"$job=%s: %d series of other jobs with it (want 0), %d without it (want > 0, or the filter is not shown to work)", f.jobFilter, leaked, others))
 }
 
 // runFleet runs the fleet checks of every target that filters on $instance.
-func runFleet(ctx context.Context, c *client, d *dashboard, vars map[string]string, instances []string, jobFilter string, at time.Time, r *report) string {
+func runFleet(ctx context.Context, c *client, d *dashboard, vars map[string]string, instances []string, jobFilter string, at time.Time, r *report) {
 	f := &fleet{c: c, at: at, vars: vars, instances: instances, jobFilter: jobFilter, r: r}
-	n := 0
-	for _, t := range d.Targets {
-		if !strings.Contains(t.Expr, "$instance") {
-			continue
-		}
-		f.check(ctx, t)
-		n++
+	for _, in := range instances {
+		// A regular expression inside a PromQL double-quoted string, where
+		// a backslash is itself escaped.
+		f.patterns = append(f.patterns, strings.ReplaceAll(regexp.QuoteMeta(in), `\`, `\\`))
 	}
-	ok := f.evidence >= minFleetEvidence
+	n := 0
+	for _, t := range d.targets {
+		if strings.Contains(t.Expr, "$instance") {
+			f.check(ctx, t)
+			n++
+		}
+	}
 	detail := fmt.Sprintf("%d targets over %d instances; %d sums with non-zero values on 2+ instances (want >= %d)",
 		n, len(instances), f.evidence, minFleetEvidence)
-	r.line(ok, "fleet evidence", detail)
-	return "fleet: " + detail
+	r.line(f.evidence >= minFleetEvidence, "fleet evidence", detail)
+	r.summary = append(r.summary, "fleet: "+detail)
 }

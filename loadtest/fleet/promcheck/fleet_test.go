@@ -9,27 +9,29 @@ import (
 func TestClassify(t *testing.T) {
 	tests := []struct {
 		expr  string
-		want  shape
+		want  string
 		parts []string
 	}{
-		{`sum by (pool) (rate(bufpool_gets_total{job=~"$job"}[$__rate_interval]))`, shapeSum, nil},
-		{`sum(rate(x[1m]))`, shapeSum, nil},
-		{`max by (pool) (bufpool_max_idle_bytes)`, shapeMax, nil},
-		{`sum by (pool) (rate(a[1m])) / sum by (pool) (rate(b[1m]))`, shapeRatio,
+		{`sum by (pool) (rate(bufpool_gets_total{job=~"$job"}[$__rate_interval]))`, "sum", nil},
+		{`sum(rate(x[1m]))`, "sum", nil},
+		{`max by (pool) (bufpool_max_idle_bytes)`, "max", nil},
+		{`sum by (pool) (rate(a[1m])) / sum by (pool) (rate(b[1m]))`, "ratio",
 			[]string{`sum by (pool) (rate(a[1m]))`, `sum by (pool) (rate(b[1m]))`}},
-		{`histogram_quantile(0.9, sum by (le) (rate(h_bucket[1m])))`, shapeQuantile,
+		{`histogram_quantile(0.9, sum by (le) (rate(h_bucket[1m])))`, "quantile",
 			[]string{`sum by (le) (rate(h_bucket[1m]))`}},
-		{`rate(a[1m]) / rate(b[1m])`, shapePerInstance, nil},
-		{`sum(a) + sum(b)`, shapePerInstance, nil},
-		{`sum(a) / sum(b) / sum(c)`, shapePerInstance, nil},
-		{`go_goroutines{job=~"$job", instance=~"a/b"}`, shapePerInstance, nil},
-		{`rate(go_memstats_alloc_bytes_total[5m])`, shapePerInstance, nil},
+		{`histogram_quantile(0.9, rate(h_bucket[1m]))`, "", nil},
+		{`rate(a[1m]) / rate(b[1m])`, "", nil},
+		{`sum(a) + sum(b)`, "", nil},
+		{`sum(a) / sum(b) / sum(c)`, "", nil},
+		{`sum(a{x=")"}) / sum(b{y="/("})`, "ratio", []string{`sum(a{x=")"})`, `sum(b{y="/("})`}},
+		{`go_goroutines{job=~"$job", instance=~"a/b"}`, "", nil},
+		{`rate(go_memstats_alloc_bytes_total[5m])`, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
 			got, parts := classify(tt.expr)
 			if got != tt.want || strings.Join(parts, "|") != strings.Join(tt.parts, "|") {
-				t.Errorf("classify = %v %q, want %v %q", got, parts, tt.want, tt.parts)
+				t.Errorf("classify = %q %q, want %q %q", got, parts, tt.want, tt.parts)
 			}
 		})
 	}
@@ -48,9 +50,9 @@ func TestCombine(t *testing.T) {
 	}{
 		{"sum", result{`{pool="p"}`: 3, `{pool="q"}`: 0, `{pool="r"}`: 5}, add, true, 1, ""},
 		{"sum off by rounding", result{`{pool="p"}`: 3 + 1e-15, `{pool="q"}`: 0, `{pool="r"}`: 5}, add, true, 1, ""},
-		{"filter ignored", result{`{pool="p"}`: 6, `{pool="q"}`: 0, `{pool="r"}`: 10}, add, false, 1, `{pool="p"}: all instances 6`},
-		{"series missing", result{`{pool="p"}`: 3, `{pool="r"}`: 5}, add, false, 1, `{pool="q"}`},
-		{"series extra", result{`{pool="p"}`: 3, `{pool="q"}`: 0, `{pool="r"}`: 5, `{pool="s"}`: 1}, add, false, 1, `on none alone`},
+		{"filter ignored", result{`{pool="p"}`: 6, `{pool="q"}`: 0, `{pool="r"}`: 10}, add, false, 1, `{pool="p"}: 6 for all instances, 3 from each`},
+		{"series missing", result{`{pool="p"}`: 3, `{pool="r"}`: 5}, add, false, 1, `{pool="q"}: none for all instances`},
+		{"series extra", result{`{pool="p"}`: 3, `{pool="q"}`: 0, `{pool="r"}`: 5, `{pool="s"}`: 1}, add, false, 1, `{pool="s"}: 1 for all instances, none from each`},
 		{"max", result{`{pool="p"}`: 2, `{pool="q"}`: 0, `{pool="r"}`: 5}, math.Max, true, 1, ""},
 	}
 	for _, tt := range tests {
@@ -65,19 +67,19 @@ func TestCombine(t *testing.T) {
 
 func TestShippedDashboardShapes(t *testing.T) {
 	d, _ := shippedDashboard(t)
-	counts := map[shape]int{}
-	for _, tg := range d.Targets {
+	counts := map[string]int{}
+	for _, tg := range d.targets {
 		if strings.Contains(tg.Expr, "$instance") {
-			sh, _ := classify(tg.Expr)
-			counts[sh]++
+			kind, _ := classify(tg.Expr)
+			counts[kind]++
 		}
 	}
 	// The hit ratio panels and the mean body sizes are ratios; the rest of
 	// the pool and HTTP panels sums; the idle bound a max; the quantiles
-	// quantiles; the Go runtime panels per instance.
-	for sh, min := range map[shape]int{shapeRatio: 4, shapeSum: 10, shapeMax: 1, shapeQuantile: 6, shapePerInstance: 6} {
-		if counts[sh] < min {
-			t.Errorf("%d targets of shape %d, want at least %d (all: %v)", counts[sh], sh, min, counts)
+	// quantiles; the Go runtime panels per instance ("").
+	for kind, min := range map[string]int{"ratio": 4, "sum": 10, "max": 1, "quantile": 6, "": 6} {
+		if counts[kind] < min {
+			t.Errorf("%d targets of kind %q, want at least %d (all: %v)", counts[kind], kind, min, counts)
 		}
 	}
 }

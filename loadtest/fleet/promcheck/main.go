@@ -19,11 +19,10 @@
 //
 // It then asserts two properties of the run:
 //
-//   - the steady-state hit ratio of one size band of one pool (by default
-//     the band of the sized pool that served the most gets in the window)
-//     is at least -min-hit-ratio (default 0.95), measured from -from plus
-//     -warmup to -to;
-//   - the Go heap of the scraped process (the maximum of
+//   - the steady-state hit ratio of the size band of the -pool pool that
+//     served the most gets in the window is at least -min-hit-ratio
+//     (default 0.95), measured from -from plus -warmup to -to;
+//   - the Go heap of the scraped processes (the maximum of
 //     go_memstats_heap_inuse_bytes from -from to -to) stays below -heap-max
 //     (default 256MiB).
 //
@@ -47,57 +46,53 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bodypool/bodypool/internal/demo"
 )
 
 type config struct {
-	prom          string
-	dashboardPath string
-	vars          varFlags
-	rateInterval  time.Duration
-	interval      time.Duration
-	from, to      timeFlag
-	warmup        time.Duration
-	allowNaN      bool
-	pool          string
-	band          string
-	minHitRatio   float64
-	minGets       float64
-	heapMax       byteSize
-	heapQuery     string
-	timeout       time.Duration
-	svg           string
-	instances     string
-	jobFilter     string
+	prom, dashboard                string
+	vars                           map[string]string
+	rateInterval, interval, warmup time.Duration
+	from, to                       time.Time
+	pool                           string
+	minHitRatio, minGets           float64
+	heapMax                        demo.Size
+	svg, instances, jobFilter      string
 }
 
 func main() {
-	cfg := config{vars: varFlags{"pool": ".*", "job": ".*", "instance": ".*"}, heapMax: 256 << 20}
-	fs := flag.NewFlagSet("promcheck", flag.ExitOnError)
-	fs.StringVar(&cfg.prom, "prom", "http://127.0.0.1:9090", "base URL of the Prometheus HTTP API")
-	fs.StringVar(&cfg.dashboardPath, "dashboard", "dashboard/bodypool.json", "Grafana dashboard JSON file")
-	fs.Var(cfg.vars, "var", "template variable value as name=value (repeatable; defaults pool=.*, job=.* and instance=.*)")
-	fs.DurationVar(&cfg.rateInterval, "rate-interval", 15*time.Second, "value of $__rate_interval")
-	fs.DurationVar(&cfg.interval, "interval", 5*time.Second, "value of $__interval")
-	fs.Var(&cfg.from, "from", "start of the load run, Unix seconds or RFC 3339 (default: -to minus 2m); $__range is -to minus -from")
-	fs.Var(&cfg.to, "to", "end of the load run and the evaluation time of every query (default: now)")
-	fs.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "part of the run after -from left out of the hit-ratio window")
-	fs.BoolVar(&cfg.allowNaN, "allow-nan", false, "accept a dashboard expression whose every sample is NaN")
-	fs.StringVar(&cfg.pool, "pool", "sized", "pool label value whose hit ratio is asserted (empty: skip the assertion)")
-	fs.StringVar(&cfg.band, "band", "auto", `band label value whose hit ratio is asserted; "auto" takes the band with the most gets in the window`)
-	fs.Float64Var(&cfg.minHitRatio, "min-hit-ratio", 0.95, "lowest accepted steady-state hit ratio")
-	fs.Float64Var(&cfg.minGets, "min-gets", 500, "fewest gets of the band in the window for the hit ratio to count")
-	fs.Var(&cfg.heapMax, "heap-max", "bound on go_memstats_heap_inuse_bytes over the run (0: skip the assertion)")
-	fs.StringVar(&cfg.heapQuery, "heap-query", `max(max_over_time(go_memstats_heap_inuse_bytes{job=~"$job"}[$__range]))`, "query whose value is compared with -heap-max")
-	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "timeout of each HTTP request")
-	fs.StringVar(&cfg.svg, "svg", "", "also write an SVG chart of every panel over -from..-to, from query_range results, to this file")
-	fs.StringVar(&cfg.instances, "instances", "", "comma-separated instance label values: check that every panel aggregates correctly across them (empty: skip)")
-	fs.StringVar(&cfg.jobFilter, "job-filter", "", "with -instances, the job of the instances: check that $job removes the series of other jobs")
-	_ = fs.Parse(os.Args[1:])
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "promcheck: unexpected arguments %q\n", fs.Args())
+	cfg := config{vars: map[string]string{"pool": ".*", "job": ".*", "instance": ".*"}, heapMax: 256 << 20}
+	flag.StringVar(&cfg.prom, "prom", "http://127.0.0.1:9090", "base URL of the Prometheus HTTP API")
+	flag.StringVar(&cfg.dashboard, "dashboard", "dashboard/bodypool.json", "Grafana dashboard JSON file")
+	flag.Func("var", "template variable value as name=value (repeatable; defaults pool=.*, job=.* and instance=.*)", func(s string) error {
+		name, value, ok := strings.Cut(s, "=")
+		if !ok || name == "" {
+			return errors.New("want name=value")
+		}
+		cfg.vars[name] = value
+		return nil
+	})
+	flag.DurationVar(&cfg.rateInterval, "rate-interval", 15*time.Second, "value of $__rate_interval")
+	flag.DurationVar(&cfg.interval, "interval", 5*time.Second, "value of $__interval")
+	flag.Func("from", "start of the load run, Unix seconds or RFC 3339 (default: -to minus 2m); $__range is -to minus -from", timeFlag(&cfg.from))
+	flag.Func("to", "end of the load run and the evaluation time of every query (default: now)", timeFlag(&cfg.to))
+	flag.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "part of the run after -from left out of the hit-ratio window")
+	flag.StringVar(&cfg.pool, "pool", "sized", "pool label value whose hit ratio is asserted (empty: skip the assertion)")
+	flag.Float64Var(&cfg.minHitRatio, "min-hit-ratio", 0.95, "lowest accepted steady-state hit ratio")
+	flag.Float64Var(&cfg.minGets, "min-gets", 500, "fewest gets of the band in the window for the hit ratio to count")
+	flag.Var(&cfg.heapMax, "heap-max", "bound on go_memstats_heap_inuse_bytes over the run (0: skip the assertion)")
+	flag.StringVar(&cfg.svg, "svg", "", "also write an SVG chart of every panel over -from..-to, from query_range results, to this file")
+	flag.StringVar(&cfg.instances, "instances", "", "comma-separated instance label values: check that every panel aggregates correctly across them (empty: skip)")
+	flag.StringVar(&cfg.jobFilter, "job-filter", "", "with -instances, the job of the instances: check that $job removes the series of other jobs")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "promcheck: unexpected arguments %q\n", flag.Args())
 		os.Exit(2)
 	}
 	code, err := run(cfg)
@@ -108,8 +103,25 @@ func main() {
 	os.Exit(code)
 }
 
+// timeFlag returns a flag.Func that sets *t from Unix seconds (with a
+// fraction) or RFC 3339.
+func timeFlag(t *time.Time) func(string) error {
+	return func(s string) error {
+		if sec, err := strconv.ParseFloat(s, 64); err == nil {
+			*t = time.UnixMilli(int64(sec * 1000))
+			return nil
+		}
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return fmt.Errorf("want Unix seconds or RFC 3339, got %q", s)
+		}
+		*t = v
+		return nil
+	}
+}
+
 func run(cfg config) (int, error) {
-	data, err := os.ReadFile(cfg.dashboardPath)
+	data, err := os.ReadFile(cfg.dashboard)
 	if err != nil {
 		return 0, err
 	}
@@ -117,46 +129,44 @@ func run(cfg config) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if cfg.to.t.IsZero() {
-		cfg.to.t = time.Now()
+	if cfg.to.IsZero() {
+		cfg.to = time.Now()
 	}
-	if cfg.from.t.IsZero() {
-		cfg.from.t = cfg.to.t.Add(-2 * time.Minute)
+	if cfg.from.IsZero() {
+		cfg.from = cfg.to.Add(-2 * time.Minute)
 	}
-	rng := cfg.to.t.Sub(cfg.from.t).Truncate(time.Second)
+	rng := cfg.to.Sub(cfg.from).Truncate(time.Second)
 	if rng < time.Second {
 		return 0, errors.New("-from must be at least a second before -to")
 	}
 	vars := builtinVars(cfg.rateInterval, cfg.interval, rng)
-	for k, v := range cfg.vars {
-		vars[k] = v
-	}
-	c, err := newClient(cfg.prom, cfg.timeout)
+	maps.Copy(vars, cfg.vars)
+	c, err := newClient(cfg.prom)
 	if err != nil {
 		return 0, err
 	}
 	ctx := context.Background()
 	var r report
 
-	fmt.Printf("promcheck: dashboard %q (%s), %d targets; Prometheus %s; evaluated at %s; run %s; vars %s\n",
-		d.Title, cfg.dashboardPath, len(d.Targets), cfg.prom, cfg.to.t.UTC().Format(time.RFC3339), rng, cfg.vars)
+	fmt.Printf("promcheck: dashboard %q (%s), %d targets; Prometheus %s; evaluated at %s; run %s; vars %v\n",
+		d.Title, cfg.dashboard, len(d.targets), cfg.prom, cfg.to.UTC().Format(time.RFC3339), rng, cfg.vars)
 
 	fmt.Println("== dashboard lint")
 	probs := lint(d)
 	if len(probs) == 0 {
-		r.line(true, "lint", fmt.Sprintf("%d panels, %d targets, %d variables", len(d.panels), len(d.Targets), len(d.Variables)))
+		r.line(true, "lint", fmt.Sprintf("%d panels, %d targets, %d variables", len(d.panels), len(d.targets), len(d.Templating.List)))
 	}
 	for _, p := range probs {
 		r.line(false, "lint", p)
 	}
 
 	fmt.Println("== template variables")
-	for _, v := range d.Variables {
+	for _, v := range d.Templating.List {
 		if v.Type != "query" {
 			continue
 		}
 		what := "variable " + v.Name
-		q, err := substitute(v.Query, vars)
+		q, err := substitute(v.Definition, vars)
 		if err != nil {
 			r.line(false, what, err.Error())
 			continue
@@ -166,55 +176,53 @@ func run(cfg config) (int, error) {
 			r.line(false, what, "not a label_values() query: "+q)
 			continue
 		}
-		vals, err := c.labelValues(ctx, sel, label, cfg.from.t, cfg.to.t)
+		var matches []string
+		if sel != "" {
+			matches = []string{sel}
+		}
+		vals, _, _, err := c.api.LabelValues(ctx, label, matches, cfg.from, cfg.to)
 		switch {
 		case err != nil:
 			r.line(false, what, q+": "+err.Error())
 		case len(vals) == 0:
 			r.line(false, what, q+": no values")
 		default:
-			r.line(true, what, fmt.Sprintf("%s -> %s", q, strings.Join(vals, ", ")))
+			r.line(true, what, fmt.Sprintf("%s -> %v", q, vals))
 		}
 	}
 
 	fmt.Println("== panel expressions")
-	for _, t := range d.Targets {
+	for _, t := range d.targets {
 		what := fmt.Sprintf("[%s/%s] %s", t.Panel, t.RefID, t.Expr)
 		q, err := substitute(t.Expr, vars)
 		if err != nil {
 			r.line(false, what, err.Error())
 			continue
 		}
-		_, samples, err := c.query(ctx, q, cfg.to.t)
+		v, err := c.query(ctx, q, cfg.to)
 		if err != nil {
 			r.line(false, what, err.Error())
 			continue
 		}
-		detail, ok := describe(samples)
-		if !ok && cfg.allowNaN && len(samples) > 0 {
-			ok = true
-		}
+		detail, ok := describe(v)
 		r.line(ok, what, detail)
 	}
 
-	var summary []string
 	if cfg.instances != "" {
 		fmt.Println("== across instances")
-		summary = append(summary, runFleet(ctx, c, d, vars, strings.Split(cfg.instances, ","), cfg.jobFilter, cfg.to.t, &r))
+		runFleet(ctx, c, d, vars, strings.Split(cfg.instances, ","), cfg.jobFilter, cfg.to, &r)
 	}
 
 	fmt.Println("== run assertions")
 	if cfg.pool != "" {
-		s := checkHitRatio(ctx, c, cfg, &r)
-		summary = append(summary, s)
+		checkHitRatio(ctx, c, cfg, &r)
 	}
 	if cfg.heapMax > 0 {
-		s := checkHeap(ctx, c, cfg, vars, &r)
-		summary = append(summary, s)
+		checkHeap(ctx, c, cfg, vars, &r)
 	}
 
 	if cfg.svg != "" {
-		if err := renderSVG(ctx, c, d, vars, cfg.from.t, cfg.to.t, cfg.svg); err != nil {
+		if err := renderSVG(ctx, c, d, vars, cfg.from, cfg.to, cfg.svg); err != nil {
 			r.line(false, "svg", err.Error())
 		} else {
 			fmt.Printf("wrote %s\n", cfg.svg)
@@ -222,14 +230,14 @@ func run(cfg config) (int, error) {
 	}
 
 	fmt.Println("== summary")
-	for _, s := range summary {
+	for _, s := range r.summary {
 		fmt.Println(s)
 	}
 	fmt.Printf("%d passed, %d failed\n", r.ok, r.failed)
+	for _, f := range r.failures {
+		fmt.Println("  FAILED", f)
+	}
 	if r.failed > 0 {
-		for _, f := range r.failures {
-			fmt.Println("  FAILED", f)
-		}
 		return 1, nil
 	}
 	return 0, nil

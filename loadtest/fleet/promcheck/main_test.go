@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 const testDashboard = `{
@@ -26,19 +28,18 @@ const testDashboard = `{
        {"refId": "C", "datasource": {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}}
      ]},
     {"type": "row", "id": 3, "title": "Collapsed", "collapsed": true,
-     "datasource": {"type": "prometheus", "uid": "${DS_PROMETHEUS}"},
      "panels": [
-       {"type": "timeseries", "id": 4, "title": "Nested",
+       {"type": "timeseries", "id": 4, "title": "Nested", "datasource": {"type": "prometheus", "uid": "${DS_PROMETHEUS}"},
         "targets": [{"refId": "A", "expr": "process_resident_memory_bytes"}]}
      ]}
   ],
-  "rows": [{"panels": [{"id": 5, "title": "Legacy", "datasource": "${DS_PROMETHEUS}",
-                        "targets": [{"refId": "A", "expr": "up"}]}]}],
   "templating": {"list": [
     {"name": "DS_PROMETHEUS", "type": "datasource", "query": "prometheus"},
     {"name": "pool", "type": "query", "multi": true, "includeAll": true, "allValue": ".*",
+     "definition": "label_values(bufpool_gets_total, pool)",
      "query": {"query": "label_values(bufpool_gets_total, pool)", "refId": "X"}},
-    {"name": "job", "type": "query", "definition": "label_values(up, job)", "query": "ignored"}
+    {"name": "job", "type": "query", "definition": "label_values(up, job)", "query": "ignored"},
+    {"name": "instance", "type": "query", "query": "label_values(up, instance)"}
   ]}
 }`
 
@@ -47,49 +48,51 @@ func TestParseDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make([]string, len(d.Targets))
-	for i, tg := range d.Targets {
-		got[i] = tg.Panel + "/" + tg.RefID + " " + tg.DS + " " + tg.Expr
+	got := make([]string, len(d.targets))
+	for i, tg := range d.targets {
+		got[i] = tg.Panel + "/" + tg.RefID + " " + tg.Datasource.UID + " " + tg.Expr
 	}
 	want := []string{
 		`Hits/A ${DS_PROMETHEUS} sum(rate(bufpool_hits_total{pool=~"$pool"}[$__rate_interval]))`,
 		`Hits/B other go_goroutines`,
 		`Nested/A ${DS_PROMETHEUS} process_resident_memory_bytes`,
-		`Legacy/A ${DS_PROMETHEUS} up`,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("targets:\n got %q\nwant %q", got, want)
 	}
-	if d.Targets[0].Legend != "{{pool}}" {
-		t.Errorf("legend %q", d.Targets[0].Legend)
+	if d.targets[0].LegendFormat != "{{pool}}" {
+		t.Errorf("legend %q", d.targets[0].LegendFormat)
 	}
 	vars := map[string]string{}
-	for _, v := range d.Variables {
-		vars[v.Name] = v.Type + " " + v.Query
+	for _, v := range d.Templating.List {
+		vars[v.Name] = v.Type + " " + v.Definition
 	}
 	wantVars := map[string]string{
 		"DS_PROMETHEUS": "datasource prometheus",
 		"pool":          "query label_values(bufpool_gets_total, pool)",
 		"job":           "query label_values(up, job)",
+		"instance":      "query label_values(up, instance)",
 	}
 	if !reflect.DeepEqual(vars, wantVars) {
 		t.Errorf("variables: got %v want %v", vars, wantVars)
 	}
-	if d.panels[1].Unit != "percentunit" {
-		t.Errorf("unit %q", d.panels[1].Unit)
+	var titles []string
+	for _, p := range d.panels {
+		titles = append(titles, p.Title)
+	}
+	if want := []string{"Row", "Hits", "Collapsed", "Nested"}; !reflect.DeepEqual(titles, want) {
+		t.Errorf("panels %q, want %q", titles, want)
+	}
+	if d.panels[1].FieldConfig.Defaults.Unit != "percentunit" {
+		t.Errorf("unit %q", d.panels[1].FieldConfig.Defaults.Unit)
 	}
 }
 
-func TestParseDashboardWrapped(t *testing.T) {
-	d, err := parseDashboard([]byte(`{"dashboard": {"title": "w", "panels": [{"id": 1, "targets": [{"expr": "up"}]}]}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Title != "w" || len(d.Targets) != 1 || d.Targets[0].Expr != "up" {
-		t.Errorf("got %+v", d)
-	}
-	if _, err := parseDashboard([]byte(`{`)); err == nil {
-		t.Error("want an error for broken JSON")
+func TestParseDashboardBroken(t *testing.T) {
+	for _, data := range []string{`{`, `{"panels": [{"datasource": "a name, not a reference"}]}`} {
+		if _, err := parseDashboard([]byte(data)); err == nil {
+			t.Errorf("%s: want an error", data)
+		}
 	}
 }
 
@@ -107,7 +110,7 @@ func TestSubstitute(t *testing.T) {
 		{"brackets", `x{job=~"[[job]]"}`, `x{job=~".*"}`, ""},
 		{"interval", `avg_over_time(x[$__interval])`, `avg_over_time(x[5s])`, ""},
 		{"interval_ms not interval", `x / $__interval_ms`, `x / 5000`, ""},
-		{"range", `increase(x[$__range])`, `increase(x[90s])`, ""},
+		{"range", `increase(x[$__range])`, `increase(x[1m30s])`, ""},
 		{"range_s", `x / $__range_s`, `x / 90`, ""},
 		{"range_ms", `x / $__range_ms`, `x / 90000`, ""},
 		{"rate_interval_ms", `x / ${__rate_interval_ms}`, `x / 15000`, ""},
@@ -132,22 +135,6 @@ func TestSubstitute(t *testing.T) {
 	}
 }
 
-func TestPromDuration(t *testing.T) {
-	tests := []struct {
-		in   time.Duration
-		want string
-	}{
-		{15 * time.Second, "15s"},
-		{2 * time.Minute, "120s"},
-		{1500 * time.Millisecond, "1500ms"},
-	}
-	for _, tt := range tests {
-		if got := promDuration(tt.in); got != tt.want {
-			t.Errorf("promDuration(%v) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestParseLabelValues(t *testing.T) {
 	tests := []struct {
 		in, sel, label string
@@ -167,41 +154,22 @@ func TestParseLabelValues(t *testing.T) {
 	}
 }
 
-func TestParseBytes(t *testing.T) {
+func TestTimeFlag(t *testing.T) {
 	tests := []struct {
-		in   string
-		want int64
-		ok   bool
+		in     string
+		wantMs int64
+		ok     bool
 	}{
-		{"256MiB", 256 << 20, true},
-		{"1GiB", 1 << 30, true},
-		{"16 KiB", 16 << 10, true},
-		{"1.5MB", 1500000, true},
-		{"4096", 4096, true},
-		{"10B", 10, true},
-		{"-1", 0, false},
-		{"lots", 0, false},
-		{"MiB", 0, false},
+		{"1700000000.5", 1700000000500, true},
+		{"2023-11-14T22:13:20Z", 1700000000000, true},
+		{"yesterday", 0, false},
 	}
 	for _, tt := range tests {
-		got, err := parseBytes(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("parseBytes(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
+		var got time.Time
+		err := timeFlag(&got)(tt.in)
+		if (err == nil) != tt.ok || tt.ok && got.UnixMilli() != tt.wantMs {
+			t.Errorf("timeFlag(%q) = %v, %v; want %d ms, ok %v", tt.in, got, err, tt.wantMs, tt.ok)
 		}
-	}
-}
-
-func TestParseTime(t *testing.T) {
-	got, err := parseTime("1700000000.5")
-	if err != nil || got.UnixMilli() != 1700000000500 {
-		t.Errorf("parseTime unix = %v, %v", got, err)
-	}
-	got, err = parseTime("2023-11-14T22:13:20Z")
-	if err != nil || got.Unix() != 1700000000 {
-		t.Errorf("parseTime RFC 3339 = %v, %v", got, err)
-	}
-	if _, err := parseTime("yesterday"); err == nil {
-		t.Error("want an error")
 	}
 }
 
@@ -276,12 +244,12 @@ func TestShippedDashboard(t *testing.T) {
 	if probs := lint(d); len(probs) != 0 {
 		t.Errorf("lint: %q", probs)
 	}
-	if len(d.Targets) < 15 {
-		t.Errorf("only %d targets", len(d.Targets))
+	if len(d.targets) < 15 {
+		t.Errorf("only %d targets", len(d.targets))
 	}
 	vars := builtinVars(15*time.Second, 5*time.Second, time.Minute)
 	vars["pool"], vars["job"], vars["instance"] = "sized", ".*", ".*"
-	for _, tg := range d.Targets {
+	for _, tg := range d.targets {
 		q, err := substitute(tg.Expr, vars)
 		if err != nil {
 			t.Errorf("%s/%s: %v", tg.Panel, tg.RefID, err)
@@ -300,14 +268,25 @@ func TestShippedDashboard(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	if _, ok := describe(nil); ok {
-		t.Error("empty result passed")
+	nan := &model.Sample{Metric: model.Metric{}, Value: model.SampleValue(math.NaN())}
+	one := &model.Sample{Metric: model.Metric{"pool": "sized"}, Value: 1}
+	tests := []struct {
+		name   string
+		v      model.Vector
+		ok     bool
+		detail string
+	}{
+		{"empty", nil, false, "empty result"},
+		{"all NaN", model.Vector{nan}, false, "1 series, all NaN"},
+		{"one number", model.Vector{nan, one}, true, "2 series (1 not NaN)"},
 	}
-	if msg, ok := describe([]sample{{Value: math.NaN()}}); ok || !strings.Contains(msg, "NaN") {
-		t.Errorf("all-NaN result: %q %v", msg, ok)
-	}
-	if _, ok := describe([]sample{{Value: math.NaN()}, {Value: 1}}); !ok {
-		t.Error("result with a number failed")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			detail, ok := describe(tt.v)
+			if ok != tt.ok || !strings.Contains(detail, tt.detail) {
+				t.Errorf("describe = %q, %v; want %v and %q", detail, ok, tt.ok, tt.detail)
+			}
+		})
 	}
 }
 
@@ -327,6 +306,8 @@ func TestQueryAgainstFakeAPI(t *testing.T) {
 			w.Write([]byte(`{"status":"error","errorType":"bad_data","error":"parse error"}`))
 		case q == "scalar(1)":
 			w.Write([]byte(`{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}`))
+		case q == "x[1m]":
+			w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[]}}`))
 		default:
 			if r.FormValue("time") != "1700000000" {
 				t.Errorf("time = %q", r.FormValue("time"))
@@ -337,35 +318,43 @@ func TestQueryAgainstFakeAPI(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, err := newClient(srv.URL, 10*time.Second)
+	c, err := newClient(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
 	at := time.Unix(1700000000, 0)
-	typ, s, err := c.query(ctx, "x", at)
-	if err != nil || typ != "vector" || len(s) != 2 || s[0].Value != 0.5 || s[0].Metric["pool"] != "sized" || !math.IsNaN(s[1].Value) {
-		t.Errorf("vector: %v %v %v", typ, s, err)
+	v, err := c.query(ctx, "x", at)
+	if err != nil || len(v) != 2 || v[0].Value != 0.5 || v[0].Metric["pool"] != "sized" || !math.IsNaN(float64(v[1].Value)) {
+		t.Errorf("vector: %v %v", v, err)
 	}
-	if _, _, err := c.query(ctx, "bad(", at); err == nil || !strings.Contains(err.Error(), "parse error") {
+	if _, err := c.query(ctx, "bad(", at); err == nil || !strings.Contains(err.Error(), "parse error") {
 		t.Errorf("bad query: %v", err)
 	}
-	if typ, s, err := c.query(ctx, "scalar(1)", at); err != nil || typ != "scalar" || len(s) != 1 || s[0].Value != 1 {
-		t.Errorf("scalar: %v %v %v", typ, s, err)
+	if v, err := c.query(ctx, "scalar(1)", at); err != nil || len(v) != 1 || v[0].Value != 1 {
+		t.Errorf("scalar: %v %v", v, err)
 	}
-	vals, err := c.labelValues(ctx, "bufpool_gets_total", "pool", time.Time{}, time.Time{})
-	if err != nil || !reflect.DeepEqual(vals, []string{"sized"}) {
+	if _, err := c.query(ctx, "x[1m]", at); err == nil || !strings.Contains(err.Error(), "matrix") {
+		t.Errorf("matrix: %v", err)
+	}
+	vals, _, _, err := c.api.LabelValues(ctx, "pool", []string{"bufpool_gets_total"}, time.Time{}, time.Time{})
+	if err != nil || !reflect.DeepEqual(vals, model.LabelValues{"sized"}) {
 		t.Errorf("label values: %v %v", vals, err)
 	}
 }
 
 func TestLegend(t *testing.T) {
-	m := map[string]string{"pool": "sized", "class": "16384"}
-	if got := legend("{{pool}} {{ class }}", m); got != "sized 16384" {
-		t.Errorf("legend = %q", got)
+	m := model.Metric{"pool": "sized", "class": "16384"}
+	tests := []struct{ format, want string }{
+		{"{{pool}} {{ class }}", "sized 16384"},
+		{"{{pool}} {{missing}}", "sized "},
+		{"", `{class="16384", pool="sized"}`},
+		{"__auto", `{class="16384", pool="sized"}`},
 	}
-	if got := legend("", m); got != `{class="16384",pool="sized"}` {
-		t.Errorf("auto legend = %q", got)
+	for _, tt := range tests {
+		if got := legend(tt.format, m); got != tt.want {
+			t.Errorf("legend(%q) = %q, want %q", tt.format, got, tt.want)
+		}
 	}
 }
 
@@ -392,7 +381,7 @@ func TestRenderSVG(t *testing.T) {
 	vars := builtinVars(15*time.Second, 5*time.Second, time.Minute)
 	vars["pool"], vars["job"], vars["instance"] = "sized", ".*", ".*"
 	out := t.TempDir() + "/p.svg"
-	c, err := newClient(srv.URL, 10*time.Second)
+	c, err := newClient(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +412,10 @@ func TestFmtUnit(t *testing.T) {
 		{3 << 20, "bytes", "3.0MiB"},
 		{2048, "binBps", "2.0KiB/s"},
 		{0.0004, "s", "400µs"},
-		{1500, "ops", "1.5k/s"},
+		{1500, "ops", "1500/s"},
+		{25000, "reqps", "25.0k/s"},
+		{1.5, "s", "1.5s"},
+		{0.00123456, "s", "1.235ms"},
 		{math.NaN(), "short", "NaN"},
 	}
 	for _, tt := range tests {

@@ -9,17 +9,19 @@ import (
 	"time"
 
 	"github.com/bodypool/bodypool/loadtest/internal/svgchart"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 )
 
 var legendRe = regexp.MustCompile(`\{\{\s*(\w+)\s*\}\}`)
 
 // legend expands a Grafana legendFormat such as "{{pool}} {{class}}".
-func legend(format string, m map[string]string) string {
+func legend(format string, m model.Metric) string {
 	if format == "" || format == "__auto" {
-		return seriesName(m)
+		return m.String()
 	}
 	return legendRe.ReplaceAllStringFunc(format, func(s string) string {
-		return m[legendRe.FindStringSubmatch(s)[1]]
+		return string(m[model.LabelName(legendRe.FindStringSubmatch(s)[1])])
 	})
 }
 
@@ -30,29 +32,31 @@ func renderSVG(ctx context.Context, c *client, d *dashboard, vars map[string]str
 	step := max(to.Sub(from)/200, time.Second).Truncate(time.Second)
 	var charts []svgchart.TimeSeries
 	for _, p := range d.panels {
-		if p.Type == "row" || p.Targets == 0 {
-			continue
+		if len(p.Targets) == 0 {
+			continue // a row
 		}
-		unit := p.Unit
-		ts := svgchart.TimeSeries{Title: p.Title, From: from, To: to, Percent: unit == "percentunit",
+		unit := p.FieldConfig.Defaults.Unit
+		chart := svgchart.TimeSeries{Title: p.Title, From: from, To: to, Percent: unit == "percentunit",
 			Format: func(v float64) string { return fmtUnit(v, unit) }}
-		for _, t := range d.Targets {
-			if t.PanelID != p.ID || t.Panel != p.Title {
-				continue
-			}
+		for _, t := range p.Targets {
 			q, err := substitute(t.Expr, vars)
 			if err != nil {
 				return err
 			}
-			ss, err := c.queryRange(ctx, q, from, to, step)
+			m, err := c.queryRange(ctx, q, v1.Range{Start: from, End: to, Step: step})
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.Expr, err)
 			}
-			for _, s := range ss {
-				ts.Series = append(ts.Series, svgchart.Series{Name: legend(t.Legend, s.Metric), T: s.T, V: s.V})
+			for _, s := range m {
+				line := svgchart.Series{Name: legend(t.LegendFormat, s.Metric)}
+				for _, p := range s.Values {
+					line.T = append(line.T, float64(p.Timestamp)/1000)
+					line.V = append(line.V, float64(p.Value))
+				}
+				chart.Series = append(chart.Series, line)
 			}
 		}
-		charts = append(charts, ts)
+		charts = append(charts, chart)
 	}
 	title := fmt.Sprintf("%s - real Prometheus data, %s to %s UTC (vars: pool=%s job=%s $__rate_interval=%s)",
 		d.Title, from.UTC().Format("2006-01-02 15:04:05"), to.UTC().Format("15:04:05"), vars["pool"], vars["job"], vars["__rate_interval"])
@@ -61,43 +65,33 @@ func renderSVG(ctx context.Context, c *client, d *dashboard, vars map[string]str
 
 // fmtUnit formats an axis or legend value in the panel's Grafana unit.
 func fmtUnit(v float64, unit string) string {
-	if math.IsNaN(v) {
+	switch {
+	case math.IsNaN(v):
 		return "NaN"
-	}
-	switch unit {
-	case "bytes":
+	case unit == "bytes":
 		return formatBytes(v)
-	case "Bps", "binBps":
+	case unit == "Bps" || unit == "binBps":
 		return formatBytes(v) + "/s"
-	case "percentunit":
+	case unit == "percentunit":
 		return fmt.Sprintf("%.1f%%", v*100)
-	case "s":
-		switch {
-		case v == 0:
-			return "0"
-		case v < 1e-3:
-			return fmt.Sprintf("%.0fµs", v*1e6)
-		case v < 1:
-			return fmt.Sprintf("%.1fms", v*1e3)
-		}
-		return fmt.Sprintf("%.2fs", v)
-	case "reqps", "ops", "cps":
-		return siFormat(v) + "/s"
+	case unit == "s":
+		return time.Duration(v * float64(time.Second)).Round(time.Microsecond).String()
+	case unit == "reqps" || unit == "ops" || unit == "cps":
+		return svgchart.Compact(v) + "/s"
 	}
-	return siFormat(v)
+	return svgchart.Compact(v)
 }
 
-func siFormat(v float64) string {
-	a := math.Abs(v)
-	switch {
-	case a >= 1e9:
-		return fmt.Sprintf("%.1fG", v/1e9)
-	case a >= 1e6:
-		return fmt.Sprintf("%.1fM", v/1e6)
-	case a >= 1e3:
-		return fmt.Sprintf("%.1fk", v/1e3)
-	case a >= 10 || a == 0:
-		return fmt.Sprintf("%.0f", v)
+// formatBytes writes a number of bytes in binary units, as Grafana's
+// bytes unit does.
+func formatBytes(f float64) string {
+	for _, u := range []struct {
+		name string
+		mult float64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if math.Abs(f) >= u.mult {
+			return fmt.Sprintf("%.1f%s", f/u.mult, u.name)
+		}
 	}
-	return fmt.Sprintf("%.2f", v)
+	return fmt.Sprintf("%.0fB", f)
 }

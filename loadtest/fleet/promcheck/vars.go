@@ -6,27 +6,25 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // varRe matches the Grafana variable syntaxes $name, ${name}, ${name:fmt}
-// and [[name]].
-var varRe = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\[\[(\w+)(?::\w+)?\]\]|\$(\w+)`)
+// and [[name]]. A name starts with a letter or an underscore, so that $1
+// (as in the replacement of label_replace) is not a variable.
+var varRe = regexp.MustCompile(`\$\{([A-Za-z_]\w*)(?::\w+)?\}|\[\[([A-Za-z_]\w*)(?::\w+)?\]\]|\$([A-Za-z_]\w*)`)
 
 // substitute replaces the template variables of expr by their values. A
-// variable without a value is an error; $1-style references (as in the
-// replacement of label_replace) are left alone. Formats such as
-// ${pool:regex} are accepted and the value is inserted as given.
+// variable without a value is an error. Formats such as ${pool:regex} are
+// accepted and the value is inserted as given.
 func substitute(expr string, vars map[string]string) (string, error) {
 	var missing []string
 	out := varRe.ReplaceAllStringFunc(expr, func(m string) string {
 		sub := varRe.FindStringSubmatch(m)
-		name := sub[1] + sub[2] + sub[3]
-		if isDigits(name) {
-			return m
-		}
-		v, ok := vars[name]
+		v, ok := vars[sub[1]+sub[2]+sub[3]]
 		if !ok {
-			missing = append(missing, name)
+			missing = append(missing, sub[1]+sub[2]+sub[3])
 			return m
 		}
 		return v
@@ -37,34 +35,19 @@ func substitute(expr string, vars map[string]string) (string, error) {
 	return out, nil
 }
 
-func isDigits(s string) bool {
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// promDuration formats d the way PromQL writes durations.
-func promDuration(d time.Duration) string {
-	if d%time.Second == 0 {
-		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
-	}
-	return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-}
-
 // builtinVars returns Grafana's global interval variables for the given
-// rate interval, interval and dashboard range.
+// rate interval, interval and dashboard range, durations written as
+// PromQL writes them.
 func builtinVars(rateInterval, interval, rng time.Duration) map[string]string {
+	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 	return map[string]string{
-		"__rate_interval":    promDuration(rateInterval),
-		"__rate_interval_ms": strconv.FormatInt(rateInterval.Milliseconds(), 10),
-		"__interval":         promDuration(interval),
-		"__interval_ms":      strconv.FormatInt(interval.Milliseconds(), 10),
-		"__range":            promDuration(rng),
+		"__rate_interval":    model.Duration(rateInterval).String(),
+		"__rate_interval_ms": ms(rateInterval),
+		"__interval":         model.Duration(interval).String(),
+		"__interval_ms":      ms(interval),
+		"__range":            model.Duration(rng).String(),
 		"__range_s":          strconv.FormatInt(int64(rng/time.Second), 10),
-		"__range_ms":         strconv.FormatInt(rng.Milliseconds(), 10),
+		"__range_ms":         ms(rng),
 	}
 }
 
