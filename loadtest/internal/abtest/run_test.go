@@ -247,7 +247,9 @@ func TestConfigValidate(t *testing.T) {
 		{"zero requests", func(c *Config) { c.Requests = 0 }},
 		{"zero concurrency", func(c *Config) { c.Concurrency = 0 }},
 		{"huge concurrency", func(c *Config) { c.Concurrency = 5000 }},
-		{"h2c beyond 1024 streams", func(c *Config) { c.Scenarios = []scenario{{Name: "h2", Workload: c.Workloads[0], Conns: 64, Streams: 32}} }},
+		{"h2c beyond 1024 streams", func(c *Config) {
+			c.Scenarios = []scenario{{Name: "h2", Workload: c.Workloads[0], Conns: 64, Streams: 32}}
+		}},
 		{"zero rounds", func(c *Config) { c.Rounds = 0 }},
 		{"negative warm-up", func(c *Config) { c.Warmup = -1 }},
 		{"no server", func(c *Config) { c.ServerBin = "" }},
