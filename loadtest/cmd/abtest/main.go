@@ -24,11 +24,11 @@
 //
 // The scenarios of issue 14 (-scenarios) are S1, the log-uniform mix
 // 1 KiB – 1 MiB at 8, 64 and 256 HTTP/1.1 connections (S1-c8, S1-c64,
-// S1-c256); S2, a spike of 4 MiB bodies then small bodies, with the
-// server's memory sampled -spike-waits after the spike; and S3, the mix of
-// S1 over h2c, 16 connections × 16 streams. With -scenarios, the workloads
-// run only when -workloads is given, and the modes default to off,
-// syncpool, calibrated and sized.
+// S1-c256); S2, a spike of 512 bodies of 4 MiB then small bodies, with the
+// server's memory sampled 5 and 30 s after the spike (64 bodies, 1 and 3 s
+// with -quick); and S3, the mix of S1 over h2c, 16 connections × 16
+// streams. With -scenarios, the workloads run only when -workloads is
+// given, and the modes default to off, syncpool, calibrated and sized.
 //
 // The exit status is 0 when every request succeeded, 1 when any failed or
 // the run could not be done, 2 on bad flags, 3 with -strict when a target
@@ -65,21 +65,16 @@ func run(args []string, stderr io.Writer) int {
 		warmup      = fs.Int("warmup", 200, "requests before measuring, per run (not counted)")
 		concurrency = fs.Int("concurrency", 8, "requests in flight (keep-alive connections)")
 		rounds      = fs.Int("rounds", 3, "rounds; each runs every workload and mode")
-		workloads   = fs.String("workloads", "small,medium,large,mixed", "comma-separated workloads: small, medium, large, mixed")
+		workloads   = fs.String("workloads", "small,medium,large,mixed", "comma-separated workloads: small, medium, large, mixed, loguniform")
 		modes       = fs.String("modes", strings.Join(demo.Modes, ","), "comma-separated pool modes ("+abtest.Baseline+" is the baseline of the ratios)")
 		out         = fs.String("out", "out", "folder for results.json, report.md and the charts")
-		quick       = fs.Bool("quick", false, "smoke run: 300 requests, 50 warm-up, 1 round, workloads small and mixed (explicit flags win)")
-		server      = fs.String("server", "", "demo-server binary (default: build cmd/demo-server of -repo)")
-		repo        = fs.String("repo", "", "bodypool checkout to build the server from (default: found above the working folder)")
-		maxBody     = fs.String("max-body", "", "demo-server -max-body (default: the server's)")
-		maxBuffered = fs.String("max-buffered", "", "demo-server -max-buffered (default: the server's)")
+		quick       = fs.Bool("quick", false, "smoke run: 300 requests, 50 warm-up, 1 round, workloads small and mixed, a smaller spike (explicit flags win)")
+		server      = fs.String("server", "", "demo-server binary (default: build cmd/demo-server of the checkout above the working folder)")
 		seed        = fs.Uint64("seed", 1, "seed of the request sizes and bodies")
 		runTimeout  = fs.Duration("run-timeout", 5*time.Minute, "limit for one run (server start, warm-up, load, stop)")
 		strict      = fs.Bool("strict", false, "exit 3 when a target is missed")
 		from        = fs.String("from", "", "write the report of a results.json of an earlier run into -out, without running")
 		scenarios   = fs.String("scenarios", "", "comma-separated scenarios of issue 14: S1 (or S1-c8, S1-c64, S1-c256), S2, S3")
-		spikeReqs   = fs.Int("spike-requests", 0, "requests of S2's spike (default 512; 64 with -quick)")
-		spikeWaits  = fs.String("spike-waits", "5s,30s", "delays after S2's spike at which memory is sampled (1s,3s with -quick)")
 		profileDir  = fs.String("profile", "", "write CPU and heap profiles of each mode under the one -scenarios scenario into this folder, measuring nothing else")
 		profileSecs = fs.Int("profile-seconds", 15, "length of the CPU profile with -profile")
 	)
@@ -94,8 +89,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	defaults := map[string]string{}
 	if *quick {
-		defaults = map[string]string{"requests": "300", "warmup": "50", "rounds": "1", "workloads": "small,mixed",
-			"spike-requests": "64", "spike-waits": "1s,3s"}
+		defaults = map[string]string{"requests": "300", "warmup": "50", "rounds": "1", "workloads": "small,mixed"}
 	}
 	if *scenarios != "" {
 		defaults["workloads"] = ""
@@ -109,32 +103,28 @@ func run(args []string, stderr io.Writer) int {
 	if *from != "" {
 		return rewrite(*from, *out, stderr)
 	}
-	var ws []abtest.Workload
-	if *workloads != "" {
-		var err error
-		if ws, err = abtest.LookupWorkloads(*workloads); err != nil {
-			fmt.Fprintf(stderr, "abtest: -workloads: %v\n", err)
-			return 2
-		}
+	ws, err := abtest.LookupWorkloads(*workloads)
+	if err != nil {
+		fmt.Fprintf(stderr, "abtest: -workloads: %v\n", err)
+		return 2
 	}
 	scs, err := abtest.LookupScenarios(*scenarios)
 	if err != nil {
 		fmt.Fprintf(stderr, "abtest: -scenarios: %v\n", err)
 		return 2
 	}
+	if *profileDir != "" && len(scs) != 1 {
+		fmt.Fprintln(stderr, "abtest: -profile takes exactly one scenario in -scenarios")
+		return 2
+	}
+	cfg := abtest.Config{ServerBin: *server, Modes: strings.Split(*modes, ","), Workloads: ws, Scenarios: scs,
+		Requests: *requests, Warmup: *warmup, Concurrency: *concurrency, Rounds: *rounds, Seed: *seed,
+		RunTimeout: *runTimeout, Progress: stderr}
 	if *quick {
+		cfg.SpikeRequests, cfg.SpikeWaits = 64, []time.Duration{time.Second, 3 * time.Second}
 		for i := range scs {
 			scs[i].Requests = min(scs[i].Requests, *requests)
 		}
-	}
-	var waits []time.Duration
-	for _, f := range splitList(*spikeWaits) {
-		d, err := time.ParseDuration(f)
-		if err != nil || d < 0 {
-			fmt.Fprintf(stderr, "abtest: -spike-waits: %q is not a duration of 0 or more\n", f)
-			return 2
-		}
-		waits = append(waits, d)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -143,49 +133,20 @@ func run(args []string, stderr io.Writer) int {
 		<-ctx.Done()
 		stop() // a second Ctrl-C ends the harness at once; its servers die with it
 	}()
-
-	cfg := abtest.Config{
-		ServerBin:     *server,
-		Modes:         splitList(*modes),
-		Workloads:     ws,
-		Scenarios:     scs,
-		Requests:      *requests,
-		SpikeRequests: *spikeReqs,
-		SpikeWaits:    waits,
-		Warmup:        *warmup,
-		Concurrency:   *concurrency,
-		Rounds:        *rounds,
-		Seed:          *seed,
-		RunTimeout:    *runTimeout,
-		Progress:      stderr,
-	}
-	if *maxBody != "" {
-		cfg.ServerArgs = append(cfg.ServerArgs, "-max-body", *maxBody)
-	}
-	if *maxBuffered != "" {
-		cfg.ServerArgs = append(cfg.ServerArgs, "-max-buffered", *maxBuffered)
-	}
-	if *profileDir != "" && len(scs) != 1 {
-		fmt.Fprintln(stderr, "abtest: -profile takes exactly one scenario in -scenarios")
-		return 2
-	}
 	build := "the binary " + *server
 	if *server == "" {
-		root := *repo
-		if root == "" {
-			if root, err = demoproc.Repo(ctx); err != nil {
-				fmt.Fprintln(stderr, err)
-				return 1
-			}
-		}
 		tmp, err := os.MkdirTemp("", "abtest-")
 		if err != nil {
 			fmt.Fprintf(stderr, "abtest: %v\n", err)
 			return 1
 		}
 		defer os.RemoveAll(tmp)
-		fmt.Fprintf(stderr, "building cmd/demo-server in %s\n", root)
-		if cfg.ServerBin, build, err = demoproc.Build(ctx, root, tmp, false); err != nil {
+		root, err := demoproc.Repo(ctx)
+		if err == nil {
+			fmt.Fprintf(stderr, "building cmd/demo-server in %s\n", root)
+			cfg.ServerBin, build, err = demoproc.Build(ctx, root, tmp, false)
+		}
+		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
@@ -228,13 +189,9 @@ func run(args []string, stderr io.Writer) int {
 	for _, v := range verdicts {
 		fmt.Fprintf(stderr, "  %-6s %-7s %s: ratio %.3g %s\n", v.Status, v.Target.Workload, v.Target, v.Ratio.Median, v.Note)
 	}
-
 	failed := 0
 	for _, r := range res.Runs {
-		failed += r.Errors + r.WarmupErrors
-		if r.Spike != nil {
-			failed += r.Spike.Errors
-		}
+		failed += r.Failed()
 	}
 	switch {
 	case res.Meta.Interrupted || errors.Is(runErr, context.Canceled):
@@ -255,30 +212,18 @@ func run(args []string, stderr io.Writer) int {
 // rewrite writes the report of the results in file into dir: the analysis
 // and the report of the current code over figures already measured.
 func rewrite(file, dir string, stderr io.Writer) int {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		fmt.Fprintf(stderr, "abtest: %v\n", err)
-		return 1
-	}
 	var res abtest.Results
-	if err := json.Unmarshal(b, &res); err != nil {
-		fmt.Fprintf(stderr, "abtest: %s: %v\n", file, err)
-		return 1
+	b, err := os.ReadFile(file)
+	if err == nil {
+		err = json.Unmarshal(b, &res)
 	}
-	if err := abtest.WriteReport(dir, &res); err != nil {
-		fmt.Fprintf(stderr, "abtest: writing the report: %v\n", err)
+	if err == nil {
+		err = abtest.WriteReport(dir, &res)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "abtest: %s: %v\n", file, err)
 		return 1
 	}
 	fmt.Fprintf(stderr, "wrote the report of %s into %s\n", file, dir)
 	return 0
-}
-
-func splitList(s string) []string {
-	var out []string
-	for f := range strings.SplitSeq(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }

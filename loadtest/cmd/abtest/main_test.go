@@ -20,7 +20,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{"mode", []string{"-server", "/bin/true", "-modes", "off,fast"}, `unknown mode "fast"`},
 		{"requests", []string{"-server", "/bin/true", "-requests", "0"}, "requests must be positive"},
 		{"scenario", []string{"-scenarios", "S1,S9"}, `unknown scenario "S9"`},
-		{"spike waits", []string{"-scenarios", "S2", "-spike-waits", "5s,soon"}, `"soon" is not a duration`},
+		{"profile of two scenarios", []string{"-scenarios", "S1", "-profile", "p"}, "exactly one scenario"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -33,14 +33,6 @@ func TestRunRefusesBadFlags(t *testing.T) {
 				t.Errorf("stderr lacks %q:\n%s", tt.want, stderr.String())
 			}
 		})
-	}
-}
-
-func TestSplitList(t *testing.T) {
-	t.Parallel()
-	got := splitList(" off, sized,,none ")
-	if strings.Join(got, "|") != "off|sized|none" {
-		t.Errorf("splitList = %q", got)
 	}
 }
 

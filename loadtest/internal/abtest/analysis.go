@@ -288,7 +288,7 @@ func evaluate(runs []measurement, t target) verdict {
 	}
 	errs := 0
 	for _, r := range append(subject, others...) {
-		errs += r.failed()
+		errs += r.Failed()
 	}
 	sv := figures(runs, t.Workload, t.Mode, m)
 	v.Subject, v.Baseline = sv.Median, figures(runs, t.Workload, t.Against, m).Median

@@ -101,8 +101,8 @@ func setup(res *Results) []string {
 			m.Finished.Sub(m.Started).Round(time.Second), command),
 		fmt.Sprintf("Machine: %d CPUs, %s/%s, %s. Load average (1, 5, 15 min) before: %s; after: %s.",
 			m.CPUs, m.OS, m.Arch, m.GoVersion, m.LoadBefore, m.LoadAfter),
-		fmt.Sprintf("Each run: a fresh `%s` process on 127.0.0.1, %d warm-up requests (not counted), then %d measured POST /echo requests from %d keep-alive connections (a scenario's own connections and requests where its description says); %s, seed %d.",
-			strings.Join(append([]string{"demo-server -pool MODE"}, m.ServerArgs...), " "), m.Warmup, m.Requests, m.Concurrency, rounds, m.Seed),
+		fmt.Sprintf("Each run: a fresh `demo-server -pool MODE` process on 127.0.0.1, %d warm-up requests (not counted), then %d measured POST /echo requests from %d keep-alive connections (a scenario's own connections and requests where its description says); %s, seed %d.",
+			m.Warmup, m.Requests, m.Concurrency, rounds, m.Seed),
 		"Server: " + m.ServerBuild + ".",
 		"Order: each round runs every workload, and within it every mode, starting with a different mode each round, so machine drift spreads over all modes.",
 		"Every response is checked: status 200, the echoed length, and a CRC-32C of the echoed bytes. Errors count failed requests, warm-up included.",
@@ -200,7 +200,7 @@ func markdown(res *Results, charts []namedChart) string {
 			errs := 0
 			for _, r := range runs {
 				hits = append(hits, ratio(r.PoolHits, r.PoolGets))
-				errs += r.failed()
+				errs += r.Failed()
 			}
 			for _, m := range cols {
 				row = append(row, m.format(figures(res.Runs, w, mode, m).Median))

@@ -38,7 +38,6 @@ type meta struct {
 	Modes       []string          `json:"modes"`
 	Workloads   []string          `json:"workloads"`
 	Described   map[string]string `json:"workload_descriptions"`
-	ServerArgs  []string          `json:"server_args"`
 }
 
 // measurement holds the figures of one server process under one workload.
@@ -81,9 +80,9 @@ type measurement struct {
 	Spike *spikeFigures `json:"spike,omitempty"`
 }
 
-// failed is the number of failed requests of the run, warm-up and spike
+// Failed is the number of failed requests of the run, warm-up and spike
 // included.
-func (m measurement) failed() int {
+func (m measurement) Failed() int {
 	n := m.Errors + m.WarmupErrors
 	if m.Spike != nil {
 		n += m.Spike.Errors

@@ -22,10 +22,9 @@ import (
 // with Concurrency or Scenarios (or both) must be set; the rest have
 // defaults.
 type Config struct {
-	ServerBin  string
-	ServerArgs []string // extra demo-server flags for every mode
-	ServerEnv  []string // added to every server's environment (for tests)
-	Modes      []string
+	ServerBin string
+	ServerEnv []string // added to every server's environment (for tests)
+	Modes     []string
 	// Workloads run over HTTP/1.1 from Concurrency connections each, before
 	// the Scenarios, which say their own connections.
 	Workloads   []Workload
@@ -122,7 +121,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		Started: time.Now().UTC(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
 		CPUs: runtime.NumCPU(), LoadBefore: LoadAverage(), Requests: cfg.Requests, Warmup: cfg.Warmup,
 		Concurrency: cfg.Concurrency, Rounds: cfg.Rounds, Seed: cfg.Seed, Modes: cfg.Modes,
-		Described: map[string]string{}, ServerArgs: cfg.ServerArgs,
+		Described: map[string]string{},
 	}}
 	var runs []*run
 	for _, sc := range cfg.scenarios() {
@@ -187,7 +186,7 @@ func progressLine(m measurement) string {
 			s += fmt.Sprintf("  +%.0fs: RSS %.0f MiB heap %.0f MiB", a.AfterSeconds, float64(a.RSSBytes)/mib, a.HeapInUseBytes/mib)
 		}
 	}
-	if n := m.failed(); n > 0 {
+	if n := m.Failed(); n > 0 {
 		s += fmt.Sprintf("  ERRORS %d (%s)", n, m.FirstError)
 	}
 	return s
@@ -201,7 +200,7 @@ func startServer(ctx context.Context, cfg Config, mode string, sc scenario, p *p
 	if sc.Streams > 0 {
 		args = append(args, "-h2c")
 	}
-	srv, err := demoproc.Start(ctx, demoproc.Config{Bin: cfg.ServerBin, Args: append(args, cfg.ServerArgs...), Env: cfg.ServerEnv})
+	srv, err := demoproc.Start(ctx, demoproc.Config{Bin: cfg.ServerBin, Args: args, Env: cfg.ServerEnv})
 	if err != nil {
 		return nil, nil, err
 	}

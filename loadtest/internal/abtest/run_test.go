@@ -112,7 +112,7 @@ func TestRunScenarios(t *testing.T) {
 	res := runFake(t, cfg)
 	for _, r := range res.Runs {
 		name := r.Workload + "/" + r.Mode
-		if r.failed() != 0 {
+		if r.Failed() != 0 {
 			t.Errorf("%s: errors: %s", name, r.FirstError)
 		}
 		switch r.Workload {
