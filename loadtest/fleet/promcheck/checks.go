@@ -46,11 +46,11 @@ func describe(v model.Vector) (string, bool) {
 	return fmt.Sprintf("%d series (%d not NaN), e.g. %s = %.4g", len(v), finite, v[0].Metric, float64(v[0].Value)), true
 }
 
-// first evaluates q at time at and returns its first sample.
-func first(ctx context.Context, c *client, q string, at time.Time) (*model.Sample, error) {
-	v, err := c.query(ctx, q, at)
+// first evaluates expr at time at and returns its first sample.
+func first(ctx context.Context, c *client, expr string, vars map[string]string, at time.Time) (*model.Sample, error) {
+	v, err := c.query(ctx, expr, vars, at)
 	if err == nil && len(v) == 0 {
-		err = fmt.Errorf("empty result for %s", q)
+		err = fmt.Errorf("empty result for %s", expr)
 	}
 	if err != nil {
 		return nil, err
@@ -67,11 +67,11 @@ func checkHitRatio(ctx context.Context, c *client, cfg config, r *report) {
 	err := fmt.Errorf("steady window %s too short (run %s, warmup %s)", window, cfg.to.Sub(cfg.from), cfg.warmup)
 	var gets, hits *model.Sample
 	if window >= 2*time.Second {
-		gets, err = first(ctx, c, fmt.Sprintf(`topk(1, sum by (band) (increase(bufpool_gets_total{pool=%q,band!="+Inf"}[%s])))`, cfg.pool, w), cfg.to)
+		gets, err = first(ctx, c, fmt.Sprintf(`topk(1, sum by (band) (increase(bufpool_gets_total{pool=%q,band!="+Inf"}[%s])))`, cfg.pool, w), nil, cfg.to)
 	}
 	if err == nil {
 		what += " band=" + string(gets.Metric["band"])
-		hits, err = first(ctx, c, fmt.Sprintf(`sum(increase(bufpool_hits_total{pool=%q,band=%q}[%s]))`, cfg.pool, gets.Metric["band"], w), cfg.to)
+		hits, err = first(ctx, c, fmt.Sprintf(`sum(increase(bufpool_hits_total{pool=%q,band=%q}[%s]))`, cfg.pool, gets.Metric["band"], w), nil, cfg.to)
 	}
 	if err != nil {
 		r.line(false, what, err.Error())
@@ -92,18 +92,14 @@ const heapQuery = `max(max_over_time(go_memstats_heap_inuse_bytes{job=~"$job"}[$
 // checkHeap asserts the bound on the heap of the scraped processes.
 func checkHeap(ctx context.Context, c *client, cfg config, vars map[string]string, r *report) {
 	const what = "max heap in use"
-	q, err := substitute(heapQuery, vars)
-	var heap *model.Sample
-	if err == nil {
-		heap, err = first(ctx, c, q, cfg.to)
-	}
+	heap, err := first(ctx, c, heapQuery, vars, cfg.to)
 	if err != nil {
 		r.line(false, what, err.Error())
 		r.summary = append(r.summary, what+": not measured")
 		return
 	}
 	v := float64(heap.Value)
-	detail := fmt.Sprintf("%s (%.0f bytes) from %s; bound %s", formatBytes(v), v, q, formatBytes(float64(cfg.heapMax)))
+	detail := fmt.Sprintf("%s (%.0f bytes) from %s; bound %s", formatBytes(v), v, heapQuery, formatBytes(float64(cfg.heapMax)))
 	r.line(v < float64(cfg.heapMax), what, detail)
 	r.summary = append(r.summary, what+" = "+detail)
 }

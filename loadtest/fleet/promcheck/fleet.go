@@ -14,31 +14,20 @@ import (
 )
 
 // The fleet checks prove that the dashboard's panels aggregate correctly
-// over instances. Every panel target that filters on $instance is
-// evaluated once with $instance matching all the instances of -instances
-// and once per instance, at the same instant, and the results are
-// compared by the shape of the expression:
-//
-//   - sum by (...) (...): the value for all instances equals the sum of
-//     the per-instance values, series by series;
-//   - max by (...) (...): it equals the maximum of the per-instance values;
-//   - A / B with A and B sums (the hit ratios, the mean body sizes): A and
-//     B are each checked as sums, and the value for all instances equals
-//     A / B of all instances, the ratio of the sums, which differs from
-//     the mean of the per-instance ratios;
-//   - histogram_quantile(q, sum by (le) (...)): the buckets are checked as
-//     a sum;
-//   - anything else is per instance (the Go runtime panels): each
-//     per-instance result holds only that instance's series, and together
-//     they are the result for all instances.
-//
-// A sum check whose every value is zero proves nothing about the filter
-// (0 + 0 = 0); it passes but is counted apart, and the checks fail unless
-// at least minFleetEvidence targets had non-zero values on at least two
-// instances. When -job-filter names a job, the per-instance targets are
-// also evaluated with $job and $instance both ".*": their result must hold
-// series of another job (the e2e Prometheus scrapes itself), which the
-// filtered result must not.
+// over instances. Every target that filters on $instance is evaluated at
+// one instant with $instance matching all the instances of -instances and
+// with it matching each alone, and the results are compared by the shape
+// of the expression (classify): a sum or max by (...) equals the sum or
+// the maximum of the per-instance values, series by series; in a ratio of
+// two sums each side is checked as a sum, and the ratio for all instances
+// must be the ratio of those sums (not the mean of the per-instance
+// ratios); a histogram_quantile has its summed buckets checked; any other
+// expression is per instance: each instance's result holds only its own
+// series, and together they are the result for all. A sum whose every
+// value is zero proves nothing (0 + 0 = 0), so at least minFleetEvidence
+// sums must have non-zero values on two instances. With -job-filter, the
+// per-instance targets must show another job's series (the e2e Prometheus
+// scrapes itself) with $job and $instance ".*", and none with $job set.
 
 // minFleetEvidence is the fewest targets whose sums must be non-vacuous.
 const minFleetEvidence = 5
@@ -195,15 +184,8 @@ type fleet struct {
 func (f *fleet) eval(ctx context.Context, expr string, set map[string]string) (result, error) {
 	vars := maps.Clone(f.vars)
 	maps.Copy(vars, set)
-	q, err := substitute(expr, vars)
-	if err != nil {
-		return nil, err
-	}
-	v, err := f.c.query(ctx, q, f.at)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", q, err)
-	}
-	return toResult(v), nil
+	v, err := f.c.query(ctx, expr, vars, f.at)
+	return toResult(v), err
 }
 
 // compare evaluates expr for all the instances together and for each

@@ -1,30 +1,18 @@
 // Command promcheck checks the bodypool Grafana dashboard against a running
 // Prometheus that has scraped one or more demo servers.
 //
-// It reads the dashboard JSON, lints it (every panel and target uses the
-// datasource variable, rate windows use $__rate_interval, selectors of pool
-// metrics filter on pool=~"$pool", selectors of scraped metrics on
-// job=~"$job" and instance=~"$instance", panel ids are unique), takes the PromQL
-// expression of every panel target, substitutes the Grafana template
-// variables, and evaluates each through Prometheus's HTTP API
-// (/api/v1/query) at one instant. An expression passes when Prometheus
-// accepts it and returns at least one sample that is not NaN. The query of
-// each label_values() template variable is checked through
-// /api/v1/label/<name>/values.
-//
-// With -instances, it then proves that every panel aggregates correctly
-// across those instances (see fleet.go: sums equal the sum of the
-// per-instance values, ratios are ratios of sums, per-instance panels hold
-// only their instance's series) and, with -job-filter, that $job filters.
-//
-// It then asserts two properties of the run:
-//
-//   - the steady-state hit ratio of the size band of the -pool pool that
-//     served the most gets in the window is at least -min-hit-ratio
-//     (default 0.95), measured from -from plus -warmup to -to;
-//   - the Go heap of the scraped processes (the maximum of
-//     go_memstats_heap_inuse_bytes from -from to -to) stays below -heap-max
-//     (default 256MiB).
+// It lints the dashboard JSON (dashboard.go: datasource variable, interval
+// variables, job, instance and pool filters, unique panel ids), checks that
+// every label_values() template variable has values
+// (/api/v1/label/<name>/values), and evaluates the PromQL of every panel
+// target, Grafana's variables substituted (vars.go), at -to through
+// /api/v1/query: each must be accepted and return a sample that is not NaN.
+// With -instances it proves that every panel aggregates those instances
+// correctly, and with -job-filter that $job filters (fleet.go). It then
+// asserts the steady-state hit ratio of the busiest size band of -pool from
+// -from plus -warmup to -to (at least -min-hit-ratio, default 0.95) and the
+// bound on the scraped processes' heap in use (below -heap-max, default
+// 256MiB) (checks.go), and with -svg draws every panel (render.go).
 //
 // It prints one OK or FAIL line per check and a summary, and exits 1 when
 // any check failed, 2 on a usage or setup error.
@@ -34,11 +22,6 @@
 //	promcheck -prom http://127.0.0.1:9090 -dashboard dashboard/bodypool.json \
 //	    -var pool=sized -from 1700000000 -to 1700000025 \
 //	    -instances 127.0.0.1:8080,127.0.0.1:8081 -job-filter bodypool-demo
-//
-// The files: dashboard.go reads and lints the dashboard, vars.go
-// substitutes Grafana's variables, prom.go is the Prometheus client
-// (client_golang's api/prometheus/v1), checks.go the run assertions,
-// fleet.go the checks across instances, render.go the SVG of the panels.
 package main
 
 import (
@@ -53,6 +36,7 @@ import (
 	"time"
 
 	"github.com/bodypool/bodypool/internal/demo"
+	"github.com/prometheus/common/model"
 )
 
 type config struct {
@@ -165,41 +149,22 @@ func run(cfg config) (int, error) {
 		if v.Type != "query" {
 			continue
 		}
-		what := "variable " + v.Name
 		q, err := substitute(v.Definition, vars)
+		var vals model.LabelValues
+		if err == nil {
+			vals, err = c.labelValues(ctx, q, cfg.from, cfg.to)
+		}
 		if err != nil {
-			r.line(false, what, err.Error())
-			continue
-		}
-		sel, label, ok := parseLabelValues(q)
-		if !ok {
-			r.line(false, what, "not a label_values() query: "+q)
-			continue
-		}
-		var matches []string
-		if sel != "" {
-			matches = []string{sel}
-		}
-		vals, _, _, err := c.api.LabelValues(ctx, label, matches, cfg.from, cfg.to)
-		switch {
-		case err != nil:
-			r.line(false, what, q+": "+err.Error())
-		case len(vals) == 0:
-			r.line(false, what, q+": no values")
-		default:
-			r.line(true, what, fmt.Sprintf("%s -> %v", q, vals))
+			r.line(false, "variable "+v.Name, q+": "+err.Error())
+		} else {
+			r.line(true, "variable "+v.Name, fmt.Sprintf("%s -> %v", q, vals))
 		}
 	}
 
 	fmt.Println("== panel expressions")
 	for _, t := range d.targets {
 		what := fmt.Sprintf("[%s/%s] %s", t.Panel, t.RefID, t.Expr)
-		q, err := substitute(t.Expr, vars)
-		if err != nil {
-			r.line(false, what, err.Error())
-			continue
-		}
-		v, err := c.query(ctx, q, cfg.to)
+		v, err := c.query(ctx, t.Expr, vars, cfg.to)
 		if err != nil {
 			r.line(false, what, err.Error())
 			continue

@@ -324,20 +324,26 @@ func TestQueryAgainstFakeAPI(t *testing.T) {
 	}
 	ctx := t.Context()
 	at := time.Unix(1700000000, 0)
-	v, err := c.query(ctx, "x", at)
+	v, err := c.query(ctx, "x", nil, at)
 	if err != nil || len(v) != 2 || v[0].Value != 0.5 || v[0].Metric["pool"] != "sized" || !math.IsNaN(float64(v[1].Value)) {
 		t.Errorf("vector: %v %v", v, err)
 	}
-	if _, err := c.query(ctx, "bad(", at); err == nil || !strings.Contains(err.Error(), "parse error") {
+	if _, err := c.query(ctx, "bad(", nil, at); err == nil || !strings.Contains(err.Error(), "parse error") {
 		t.Errorf("bad query: %v", err)
 	}
-	if v, err := c.query(ctx, "scalar(1)", at); err != nil || len(v) != 1 || v[0].Value != 1 {
+	if v, err := c.query(ctx, "scalar(1)", nil, at); err != nil || len(v) != 1 || v[0].Value != 1 {
 		t.Errorf("scalar: %v %v", v, err)
 	}
-	if _, err := c.query(ctx, "x[1m]", at); err == nil || !strings.Contains(err.Error(), "matrix") {
+	if _, err := c.query(ctx, "x[1m]", nil, at); err == nil || !strings.Contains(err.Error(), "matrix") {
 		t.Errorf("matrix: %v", err)
 	}
-	vals, _, _, err := c.api.LabelValues(ctx, "pool", []string{"bufpool_gets_total"}, time.Time{}, time.Time{})
+	if _, err := c.query(ctx, "x{a=\"$nope\"}", nil, at); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("unknown variable: %v", err)
+	}
+	if _, err := c.labelValues(ctx, "query_result(up)", time.Time{}, time.Time{}); err == nil {
+		t.Error("label values of a query that is not label_values(): no error")
+	}
+	vals, err := c.labelValues(ctx, "label_values(bufpool_gets_total, pool)", time.Time{}, time.Time{})
 	if err != nil || !reflect.DeepEqual(vals, model.LabelValues{"sized"}) {
 		t.Errorf("label values: %v %v", vals, err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -27,12 +28,17 @@ func newClient(address string) (*client, error) {
 	return &client{api: v1.NewAPI(c)}, nil
 }
 
-// query evaluates an instant query at time at. A scalar result comes back
-// as a vector of one sample without labels.
-func (c *client) query(ctx context.Context, q string, at time.Time) (model.Vector, error) {
-	v, _, _, err := c.api.Query(ctx, q, at)
+// query substitutes vars into expr (see substitute) and evaluates it at
+// time at. A scalar result comes back as a vector of one sample without
+// labels.
+func (c *client) query(ctx context.Context, expr string, vars map[string]string, at time.Time) (model.Vector, error) {
+	q, err := substitute(expr, vars)
 	if err != nil {
 		return nil, err
+	}
+	v, _, _, err := c.api.Query(ctx, q, at)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", q, err)
 	}
 	switch v := v.(type) {
 	case model.Vector:
@@ -43,15 +49,21 @@ func (c *client) query(ctx context.Context, q string, at time.Time) (model.Vecto
 	return nil, fmt.Errorf("%s: a %s result, want a vector or a scalar", q, v.Type())
 }
 
-// queryRange evaluates a range query.
-func (c *client) queryRange(ctx context.Context, q string, r v1.Range) (model.Matrix, error) {
-	v, _, _, err := c.api.QueryRange(ctx, q, r)
-	if err != nil {
-		return nil, err
-	}
-	m, ok := v.(model.Matrix)
+// labelValues answers a label_values() variable query as Grafana does,
+// through /api/v1/label/<name>/values over [start, end]. No value is an
+// error.
+func (c *client) labelValues(ctx context.Context, q string, start, end time.Time) (model.LabelValues, error) {
+	sel, label, ok := parseLabelValues(q)
 	if !ok {
-		return nil, fmt.Errorf("range query %s: a %s result, want a matrix", q, v.Type())
+		return nil, errors.New("not a label_values() query")
 	}
-	return m, nil
+	var matches []string
+	if sel != "" {
+		matches = []string{sel}
+	}
+	vals, _, _, err := c.api.LabelValues(ctx, label, matches, start, end)
+	if err == nil && len(vals) == 0 {
+		err = errors.New("no values")
+	}
+	return vals, err
 }

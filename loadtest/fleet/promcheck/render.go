@@ -43,9 +43,10 @@ func renderSVG(ctx context.Context, c *client, d *dashboard, vars map[string]str
 			if err != nil {
 				return err
 			}
-			m, err := c.queryRange(ctx, q, v1.Range{Start: from, End: to, Step: step})
-			if err != nil {
-				return fmt.Errorf("%s: %w", t.Expr, err)
+			v, _, _, err := c.api.QueryRange(ctx, q, v1.Range{Start: from, End: to, Step: step})
+			m, ok := v.(model.Matrix)
+			if err != nil || !ok {
+				return fmt.Errorf("range query %s: %v, %v", q, err, v)
 			}
 			for _, s := range m {
 				line := svgchart.Series{Name: legend(t.LegendFormat, s.Metric)}
