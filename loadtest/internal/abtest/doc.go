@@ -11,8 +11,9 @@
 // Modes take turns within each round, so slow drift of a shared machine
 // spreads over all of them.
 //
-// The analysis (medians over rounds, per-round ratios to the mode off,
-// verdicts against the targets), the Markdown and HTML reports and the SVG
-// charts are plain functions of the recorded Results, so they are tested
-// without a server. Command abtest (loadtest/cmd/abtest) is the entry point.
+// The analysis (medians over rounds, per-round ratios to the mode off and
+// to the best peer, verdicts against the targets), the Markdown report and
+// the SVG chart of each workload or scenario are plain functions of the
+// recorded Results, driven by one table of metrics, so they are tested
+// without a server and rebuilt from a results.json. Command abtest (loadtest/cmd/abtest) is the entry point.
 package abtest
