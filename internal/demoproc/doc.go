@@ -14,7 +14,7 @@
 //	m, err := s.Scrape(ctx)
 //
 // The server listens on a free port of 127.0.0.1 and is found by its start
-// line ("demo-server: listening on http://ADDR (...)"); k6/lib/demo-server.sh
+// line ("demo-server: listening on http://ADDR (...)"); k6/lib/launch.sh
 // reads the same line the same way for the shell scripts. On Linux the
 // kernel kills the server when the process that started it dies.
 package demoproc
