@@ -54,13 +54,24 @@ type Config struct {
 	ClassesPerDoubling int
 
 	// MaxIdleBytes bounds the total capacity of the buffers the pool
-	// retains across all classes: those idle, and those checked out that
-	// were idle before and will come back. The idle capacity therefore
-	// never exceeds it. A buffer released while the bound is reached is
-	// dropped (and counted as idle_full). Idle buffers also leave after
-	// IdleTimeout unused, or when the garbage collector reclaims them after
-	// about two GC cycles without use, as with sync.Pool, and their share
-	// of the bound comes back. Default DefaultMaxIdleBytes (64 MiB).
+	// retains across all classes once demand settles: those idle, and
+	// those checked out that were idle before and will come back.
+	//
+	// A buffer released while the bound is reached is dropped (and counted
+	// as idle_full), unless the pool is in a surge: since its last trim
+	// (every IdleTimeout/2) it allocated at least as much for Gets it could
+	// not serve from idle memory. Dropping would then only make the next
+	// Get allocate again, and the collector chase the garbage, so the pool
+	// keeps the buffer and raises the bound by its size (Stats.SurgeBytes).
+	// The excess never exceeds what the pool allocated in the surge, and
+	// leaves at the first trim that finds it unused since the trim before,
+	// within IdleTimeout of the surge's end, largest classes first. With
+	// decay by time off (a negative IdleTimeout) the bound is strict.
+	//
+	// Idle buffers also leave after IdleTimeout unused, or when the
+	// garbage collector reclaims them after about two GC cycles without
+	// use, as with sync.Pool, and their share of the bound comes back.
+	// Default DefaultMaxIdleBytes (64 MiB).
 	MaxIdleBytes int64
 
 	// IdleTimeout is how long an idle buffer may go unused before the pool

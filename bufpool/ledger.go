@@ -118,6 +118,22 @@ func (l *ledger) steal(home uint32, n int64) bool {
 
 func (l *ledger) give(home uint32, n int64) { l.shards[home].tokens.Add(n) }
 
+// burn takes up to n tokens out of the shards for good, the tokens minted
+// for a surge, and returns how many it took.
+func (l *ledger) burn(n int64) int64 {
+	var got int64
+	for _, s := range l.shards {
+		if got >= n {
+			break
+		}
+		v := s.tokens.Swap(0)
+		take := max(min(v, n-got), 0)
+		got += take
+		s.tokens.Add(v - take)
+	}
+	return got
+}
+
 func (l *ledger) tokens() int64 {
 	var sum int64
 	for _, s := range l.shards {

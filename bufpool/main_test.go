@@ -43,8 +43,8 @@ func checkInvariants(t testing.TB, p *Pool) Stats {
 			t.Errorf("class %d: negative figures %+v", c.Size, c)
 		}
 	}
-	if st.Total.IdleBytes > st.MaxIdleBytes {
-		t.Errorf("idle bytes %d exceed MaxIdleBytes %d", st.Total.IdleBytes, st.MaxIdleBytes)
+	if st.Total.IdleBytes > st.MaxIdleBytes+st.SurgeBytes {
+		t.Errorf("idle bytes %d exceed MaxIdleBytes %d + SurgeBytes %d", st.Total.IdleBytes, st.MaxIdleBytes, st.SurgeBytes)
 	}
 	// Buffers checked out keep the idle tokens they held while idle, and a
 	// buffer trimmed for the budget holds tokens for its whole array, so
@@ -69,11 +69,12 @@ func checkTokens(t testing.TB, p *Pool, exact bool) {
 		t1 := p.led.tokens()
 		s := p.Stats()
 		sum := t1 + s.Total.IdleBytes
-		if t1 == p.led.tokens() && (sum == s.MaxIdleBytes || (!exact && sum < s.MaxIdleBytes)) {
+		bound := s.MaxIdleBytes + s.SurgeBytes
+		if t1 == p.led.tokens() && s.SurgeBytes == p.decay.surge.Load() && (sum == bound || (!exact && sum < bound)) {
 			break
 		}
 		if try == 100 {
-			t.Errorf("idle tokens + idle bytes = %d with %d buffers in use, want MaxIdleBytes %d", sum, s.Total.InUse, s.MaxIdleBytes)
+			t.Errorf("idle tokens + idle bytes = %d with %d buffers in use, want MaxIdleBytes + SurgeBytes %d", sum, s.Total.InUse, bound)
 			break
 		}
 		time.Sleep(time.Millisecond)

@@ -260,6 +260,7 @@ func (p *Pool) getClass(c int) *Buffer {
 	}
 	b := p.newBuffer(make([]byte, 0, p.cls.sizes[c]), c)
 	p.led.add(b.s.home, c, cMisses, 1)
+	p.decay.credit.Add(int64(p.cls.sizes[c]))
 	return b
 }
 
@@ -387,7 +388,7 @@ func (p *Pool) putSlow(b *Buffer, mem []byte) {
 	// Memory that was retained before holds its tokens already: the
 	// common path, a buffer cycling through the pool, takes none.
 	if held := s.held.Load(); held < int64(c) {
-		if !p.led.take(s.home, int64(c)-held) {
+		if need := int64(c) - held; !p.led.take(s.home, need) && !p.decay.overdraw(need) {
 			p.drop(b, cDropIdleFull)
 			return
 		}

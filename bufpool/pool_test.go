@@ -230,22 +230,63 @@ func TestOversizeNeverRetained(t *testing.T) {
 }
 
 func TestMaxIdleBytes(t *testing.T) {
-	t.Parallel()
-	p := newPool(t, Config{MaxIdleBytes: 100 << 10})
-	var bufs []*Buffer
-	for range 10 {
-		bufs = append(bufs, p.Get(32<<10))
+	tests := []struct {
+		name string
+		cfg  Config
+		// After ten buffers of 32 KiB, all misses, come back: idle buffers,
+		// idle_full drops and SurgeBytes.
+		idle, drops int
+		surge       int64
+	}{
+		// Decay by time off: the bound is strict.
+		{"strict", Config{IdleTimeout: -1}, 3, 7, 0},
+		// The releases find the bound reached in a surge (ten misses since
+		// the last trim): the pool keeps them and raises the bound.
+		{"surge", Config{IdleTimeout: noTimer}, 10, 0, 7 * 32 << 10},
 	}
-	for _, b := range bufs {
-		b.Release()
-	}
-	st := checkInvariants(t, p)
-	checkTokensExact(t, p)
-	if st.Total.IdleBytes != 96<<10 || st.Total.Idle != 3 {
-		t.Errorf("idle %d buffers, %d bytes; want 3 buffers, 96 KiB under a 100 KiB bound", st.Total.Idle, st.Total.IdleBytes)
-	}
-	if st.Total.Drops.IdleFull != 7 {
-		t.Errorf("idle_full drops %d, want 7", st.Total.Drops.IdleFull)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			oneProc(t)
+			tt.cfg.MaxIdleBytes = 100 << 10
+			tt.cfg.FreeOSMemoryInterval = -1
+			gcs := gcCount()
+			p := newPool(t, tt.cfg)
+			var bufs []*Buffer
+			for range 10 {
+				bufs = append(bufs, p.Get(32<<10))
+			}
+			releaseAll(bufs)
+			st := checkInvariants(t, p)
+			checkTokensExact(t, p)
+			if !exact(gcs) {
+				return
+			}
+			if st.Total.Idle != int64(tt.idle) || st.Total.Drops.IdleFull != uint64(tt.drops) || st.SurgeBytes != tt.surge {
+				t.Errorf("idle %d buffers, idle_full drops %d, SurgeBytes %d; want %d, %d, %d",
+					st.Total.Idle, st.Total.Drops.IdleFull, st.SurgeBytes, tt.idle, tt.drops, tt.surge)
+			}
+			if tt.surge == 0 {
+				return
+			}
+			// The first trim keeps what was just used, and burns the 4 KiB
+			// of the bound that no buffer holds; the second lets the excess
+			// go and burns its tokens, bringing the pool back under its
+			// bound.
+			p.decay.trim()
+			if st := checkInvariants(t, p); st.SurgeBytes != tt.surge-4<<10 || st.Total.Idle != 10 {
+				t.Errorf("after one trim: SurgeBytes %d, idle %d; want %d, 10", st.SurgeBytes, st.Total.Idle, tt.surge-4<<10)
+			}
+			p.decay.trim()
+			st = checkInvariants(t, p)
+			checkTokensExact(t, p)
+			if !exact(gcs) {
+				return
+			}
+			if st.SurgeBytes != 0 || st.Total.Idle != 3 || st.Total.Decayed != 7 || st.Total.IdleBytes > st.MaxIdleBytes {
+				t.Errorf("after two trims: SurgeBytes %d, idle %d (%d bytes), decayed %d; want 0, 3, 7",
+					st.SurgeBytes, st.Total.Idle, st.Total.IdleBytes, st.Total.Decayed)
+			}
+		})
 	}
 }
 

@@ -105,6 +105,13 @@ type Stats struct {
 	// BudgetRejections those that failed with ErrBudgetExceeded.
 	BudgetWaits, BudgetRejections uint64
 
+	// SurgeBytes is how far the idle bound stands above MaxIdleBytes now,
+	// after releases found it reached while the pool was allocating for
+	// Gets it could not serve (see Config.MaxIdleBytes). Idle memory never
+	// exceeds MaxIdleBytes + SurgeBytes; SurgeBytes returns to zero once
+	// the memory retained in the surge goes unused for a trim period.
+	SurgeBytes int64
+
 	// LetGoBytes is the capacity of the buffers this pool dropped or let
 	// decay since it last forced a collection: garbage that has not
 	// necessarily been collected, nor returned to the operating system.
@@ -138,6 +145,7 @@ func (p *Pool) Stats() Stats {
 		st.BudgetWaits = p.budget.waits.Load()
 		st.BudgetRejections = p.budget.rejections.Load()
 	}
+	st.SurgeBytes = p.decay.surge.Load()
 	st.LetGoBytes = p.decay.pending.Load()
 	st.ForcedCollections = p.decay.forced.Load()
 	return st

@@ -109,6 +109,7 @@ func TestPoolCollectorValues(t *testing.T) {
 	budgeted.MaxInUseBytes = 4096
 	smallIdle := tiny
 	smallIdle.MaxIdleBytes = 1024
+	smallIdle.IdleTimeout = -1 // a strict bound: no surge above it
 
 	tests := []struct {
 		name string
