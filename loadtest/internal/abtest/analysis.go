@@ -74,8 +74,12 @@ func (m metric) format(v float64) string {
 	return m.Format(v)
 }
 
-// bestPeer names, as a target's Against, the better of the peers in each
-// round: the pool a user would pick instead of bodypool's.
+// bestPeer names, as a target's Against, the better of the peers by its
+// median over rounds, chosen per workload and metric: the pool a user would
+// pick instead of bodypool's. Ratios are then taken to that peer's figure
+// in each round. Taking the better of the two peers' figures in each round
+// instead would compare sized with the maximum of two noisy samples: with
+// peers this close, a bias of several percent against sized.
 const bestPeer = "best peer"
 
 // peers are the pools bestPeer chooses from.
@@ -93,17 +97,23 @@ func runsOf(runs []measurement, w string, modes ...string) []measurement {
 }
 
 // byRound returns metric m of mode under workload w in each round where it
-// is a number; for bestPeer, the better of the peers' figures in each
-// round (a mode is never its own peer).
+// is a number; for bestPeer, those of the peer with the better median.
 func byRound(runs []measurement, w, mode string, m metric) map[int]float64 {
-	modes := []string{mode}
 	if mode == bestPeer {
-		modes = peers
+		var best map[int]float64
+		var bestMedian float64
+		for _, peer := range peers {
+			figs := byRound(runs, w, peer, m)
+			med := spreadOf(slices.Collect(maps.Values(figs))).Median
+			if best == nil || (m.Higher && med > bestMedian) || (!m.Higher && med < bestMedian) {
+				best, bestMedian = figs, med
+			}
+		}
+		return best
 	}
 	out := map[int]float64{}
-	for _, r := range runsOf(runs, w, modes...) {
-		v := m.Of(r)
-		if b, ok := out[r.Round]; !math.IsNaN(v) && (!ok || (m.Higher && v > b) || (!m.Higher && v < b)) {
+	for _, r := range runsOf(runs, w, mode) {
+		if v := m.Of(r); !math.IsNaN(v) {
 			out[r.Round] = v
 		}
 	}

@@ -112,7 +112,7 @@ func setup(res *Results) []string {
 		"Peak RSS: the server's VmHWM from /proc/PID/status just before it is stopped, so over its whole life: start, warm-up and load.",
 		"Pool hits: the share of the middleware's buffer gets served from idle memory (bufpool_hits_total ÷ bufpool_gets_total); mode off has no middleware.",
 		"Ratios: a mode's figure ÷ that of mode off in the same round and workload; tables give the median over rounds and (min–max). Verdicts judge the median ratio.",
-		"Best peer: in each round, the better figure of calibrated and syncpool (the pool a user would pick instead), chosen per metric; ratios to it are taken in the same round.",
+		"Best peer: the better of calibrated and syncpool by its median over rounds (the pool a user would pick instead), chosen per workload and metric; ratios to it are taken in the same round. (Taking the better of the two figures in each round would compare sized with the best of two noisy samples, a bias of several percent against it.)",
 	}
 	if len(m.SpikeWaits) > 0 {
 		var waits []string
@@ -226,7 +226,7 @@ func markdown(res *Results, charts []namedChart) string {
 			writeTable(&b, "l", base, header...)
 		}
 		if len(peer) > 0 {
-			b.WriteString("Ratio to the best peer (the better of `calibrated` and `syncpool`) in the same round, median (min–max) over rounds:\n\n")
+			b.WriteString("Ratio to the best peer (the better of `calibrated` and `syncpool` by its median) in the same round, median (min–max) over rounds:\n\n")
 			writeTable(&b, "l", peer, header...)
 		}
 	}
