@@ -11,36 +11,19 @@
 // of 503 budget rejections, 0.01), MAX_DROPPED (highest share of iterations
 // k6 could not start on time, 0.02).
 import http from 'k6/http';
-import {
-  arrivalRate,
-  baseURL,
-  envInt,
-  envStr,
-  jsonDocument,
-  mixedRequest,
-  mixThresholds,
-  okOr503,
-  parseDuration,
-  payloadSet,
-  SIZE_CLASSES,
-} from './lib/common.js';
+import { arrivalRate, envInt, envStr, mixedWorkload, mixThresholds, okOr503 } from './lib/common.js';
 import { summaryHandler } from './lib/summary.js';
 
-const BASE = baseURL();
 const RATE = envInt('RATE', 20);
 const DURATION = envStr('DURATION', '30s');
-const PLANNED = Math.ceil(RATE * parseDuration(DURATION));
-const JSON_N = 32;
-
-const payloads = payloadSet('load', SIZE_CLASSES);
-const jsonDoc = jsonDocument(JSON_N);
+const mix = mixedWorkload('load', RATE, DURATION);
 
 export const options = {
   scenarios: {
     load: arrivalRate(RATE, DURATION),
   },
   thresholds: {
-    ...mixThresholds(PLANNED),
+    ...mixThresholds(mix.planned),
     http_req_duration: [`p(95)<${envInt('P95_MS', 500)}`, `p(99)<${envInt('P99_MS', 1500)}`],
     // Small bodies must stay fast whatever the big ones do.
     'http_req_duration{size:1k}': [`p(95)<${envInt('P95_SMALL_MS', 250)}`],
@@ -51,7 +34,7 @@ export const options = {
 http.setResponseCallback(okOr503);
 
 export default function () {
-  mixedRequest(BASE, payloads, jsonDoc, JSON_N);
+  mix.request();
 }
 
 export const handleSummary = summaryHandler('load');

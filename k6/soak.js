@@ -10,30 +10,12 @@
 // MAX_RSS_MIB (highest resident set of the server, default 1024),
 // MAX_GOROUTINES (default 1000).
 import http from 'k6/http';
-import {
-  arrivalRate,
-  baseURL,
-  envInt,
-  envStr,
-  jsonDocument,
-  mixedRequest,
-  mixThresholds,
-  okOr503,
-  parseDuration,
-  payloadSet,
-  sampleServer,
-  SIZE_CLASSES,
-} from './lib/common.js';
+import { arrivalRate, envInt, envStr, mixedWorkload, mixThresholds, okOr503, sampleServer } from './lib/common.js';
 import { summaryHandler } from './lib/summary.js';
 
-const BASE = baseURL();
 const RATE = envInt('RATE', 30);
 const DURATION = envStr('SOAK_DURATION', '2m');
-const PLANNED = Math.ceil(RATE * parseDuration(DURATION));
-const JSON_N = 32;
-
-const payloads = payloadSet('soak', SIZE_CLASSES);
-const jsonDoc = jsonDocument(JSON_N);
+const mix = mixedWorkload('soak', RATE, DURATION);
 
 export const options = {
   scenarios: {
@@ -49,7 +31,7 @@ export const options = {
     },
   },
   thresholds: {
-    ...mixThresholds(PLANNED),
+    ...mixThresholds(mix.planned),
     'http_req_duration{scenario:soak}': [`p(95)<${envInt('P95_MS', 500)}`, `p(99)<${envInt('P99_MS', 1500)}`],
     server_rss_bytes: [`max<${envInt('MAX_RSS_MIB', 1024) * 1024 * 1024}`],
     server_goroutines: [`max<${envInt('MAX_GOROUTINES', 1000)}`],
@@ -60,11 +42,11 @@ export const options = {
 http.setResponseCallback(okOr503);
 
 export function mixed() {
-  mixedRequest(BASE, payloads, jsonDoc, JSON_N);
+  mix.request();
 }
 
 export function sampler() {
-  sampleServer(BASE);
+  sampleServer(mix.base);
 }
 
 export const handleSummary = summaryHandler('soak');

@@ -289,6 +289,23 @@ export function mixedRequest(base, set, jsonDoc, jsonN, extraTags) {
   return doJSON(base, jsonDoc, jsonN, extraTags);
 }
 
+// mixedWorkload prepares, in the init context, the realistic mix of
+// load.js and soak.js under the given name: its payloads (SIZE_CLASSES), a
+// JSON document of 32 elements, the number of requests planned at rate
+// per second for duration, and request(), which sends the iteration's
+// request of the mix to the server at baseURL().
+export function mixedWorkload(name, rate, duration) {
+  const base = baseURL();
+  const set = payloadSet(name, SIZE_CLASSES);
+  const jsonN = 32;
+  const doc = jsonDocument(jsonN);
+  return {
+    base,
+    planned: Math.ceil(rate * parseDuration(duration)),
+    request: () => mixedRequest(base, set, doc, jsonN),
+  };
+}
+
 // scrapeValue returns the value of the first sample of metric in the
 // Prometheus text exposition body, or NaN.
 export function scrapeValue(body, metric) {
