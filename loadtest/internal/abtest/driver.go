@@ -90,12 +90,7 @@ func newDriver(ctx context.Context, baseURL string, plan *plan, conns, streams i
 			return nil, err
 		}
 		req.Header.Set("Content-Type", "application/octet-stream")
-		w := &worker{d: d, client: c, req: req, buf: make([]byte, readChunk)}
-		// net/http recognizes a *bytes.Reader in io.NopCloser as memory and
-		// writes it behind the headers, where a body of another type makes
-		// it flush the headers first, a write and a packet more.
-		w.body = io.NopCloser(&w.reader)
-		d.workers = append(d.workers, w)
+		d.workers = append(d.workers, &worker{d: d, client: c, req: req, buf: make([]byte, readChunk)})
 	}
 	return d, nil
 }
@@ -153,17 +148,23 @@ type worker struct {
 	d      *driver
 	client *http.Client
 	req    *http.Request
-	reader bytes.Reader
-	body   io.ReadCloser // reader, made once
-	buf    []byte        // the chunk echoes are read through
+	buf    []byte // the chunk echoes are read through
 }
 
 // do sends item i and checks the echo: status 200, the same length, the
 // same CRC-32C. A request may be reused once its response body is closed.
 func (w *worker) do(i int) error {
 	it := w.d.plan.Items[i]
-	w.reader.Reset(w.d.plan.Body(i))
-	w.req.Body = w.body
+	// A fresh reader for every request: the transport may still hold the
+	// previous request's body when Do returns, and a reader shared between
+	// the two lost a 4 MiB body once ("ContentLength=4194304 with Body
+	// length 0"). net/http recognizes a *bytes.Reader in io.NopCloser as
+	// memory and writes it behind the headers, where a body of another
+	// type makes it flush the headers first, a write and a packet more;
+	// GetBody lets it retry on a kept-alive connection the server closed.
+	body := w.d.plan.Body(i)
+	w.req.Body = io.NopCloser(bytes.NewReader(body))
+	w.req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	w.req.ContentLength = int64(it.Size)
 	resp, err := w.client.Do(w.req)
 	if err != nil {
