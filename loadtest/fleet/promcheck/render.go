@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/bodypool/bodypool/loadtest/internal/svgchart"
@@ -30,14 +31,14 @@ func legend(format string, m model.Metric) string {
 // not a Grafana screenshot.
 func renderSVG(ctx context.Context, c *client, d *dashboard, vars map[string]string, from, to time.Time, path string) error {
 	step := max(to.Sub(from)/200, time.Second).Truncate(time.Second)
-	var charts []svgchart.TimeSeries
+	fig := svgchart.Figure{Cols: 3, PlotW: 390, PlotH: 225,
+		Title: fmt.Sprintf("%s - real Prometheus data, %s to %s UTC (vars: pool=%s job=%s $__rate_interval=%s)",
+			d.Title, from.UTC().Format("2006-01-02 15:04:05"), to.UTC().Format("15:04:05"), vars["pool"], vars["job"], vars["__rate_interval"])}
 	for _, p := range d.panels {
 		if len(p.Targets) == 0 {
 			continue // a row
 		}
-		unit := p.FieldConfig.Defaults.Unit
-		chart := svgchart.TimeSeries{Title: p.Title, From: from, To: to, Percent: unit == "percentunit",
-			Format: func(v float64) string { return fmtUnit(v, unit) }}
+		var series []svgchart.Series
 		for _, t := range p.Targets {
 			q, err := substitute(t.Expr, vars)
 			if err != nil {
@@ -54,14 +55,17 @@ func renderSVG(ctx context.Context, c *client, d *dashboard, vars map[string]str
 					line.T = append(line.T, float64(p.Timestamp)/1000)
 					line.V = append(line.V, float64(p.Value))
 				}
-				chart.Series = append(chart.Series, line)
+				series = append(series, line)
 			}
 		}
-		charts = append(charts, chart)
+		unit := p.FieldConfig.Defaults.Unit
+		plot := svgchart.Lines(p.Title, from, to, func(v float64) string { return fmtUnit(v, unit) }, series...)
+		if unit == "percentunit" {
+			plot.Y.Min, plot.Y.Max = 0, max(plot.Y.Max, 1)
+		}
+		fig.Plots = append(fig.Plots, plot)
 	}
-	title := fmt.Sprintf("%s - real Prometheus data, %s to %s UTC (vars: pool=%s job=%s $__rate_interval=%s)",
-		d.Title, from.UTC().Format("2006-01-02 15:04:05"), to.UTC().Format("15:04:05"), vars["pool"], vars["job"], vars["__rate_interval"])
-	return os.WriteFile(path, svgchart.Grid(title, charts, 3, 520, 300), 0o644)
+	return os.WriteFile(path, fig.SVG(), 0o644)
 }
 
 // fmtUnit formats an axis or legend value in the panel's Grafana unit.
@@ -78,9 +82,26 @@ func fmtUnit(v float64, unit string) string {
 	case unit == "s":
 		return time.Duration(v * float64(time.Second)).Round(time.Microsecond).String()
 	case unit == "reqps" || unit == "ops" || unit == "cps":
-		return svgchart.Compact(v) + "/s"
+		return compact(v) + "/s"
 	}
-	return svgchart.Compact(v)
+	return compact(v)
+}
+
+// compact writes v with three significant digits, from ten thousand up
+// with a suffix k, M or G.
+func compact(v float64) string {
+	switch a := math.Abs(v); {
+	case a == 0 || math.IsInf(a, 1) || math.IsNaN(a):
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case a >= 1e9:
+		return compact(v/1e9) + "G"
+	case a >= 1e6:
+		return compact(v/1e6) + "M"
+	case a >= 1e4:
+		return compact(v/1e3) + "k"
+	default:
+		return strconv.FormatFloat(v, 'f', max(2-int(math.Floor(math.Log10(a))), 0), 64)
+	}
 }
 
 // formatBytes writes a number of bytes in binary units, as Grafana's
