@@ -144,8 +144,9 @@ var newSink = pooltest.NewSink
 // slab and Buffer, and the cleanup registered for it.
 func missCost(t *testing.T) float64 {
 	t.Helper()
-	// A pool that can keep nothing idle misses on every Get.
-	p, err := bufpool.New(bufpool.Config{MaxIdleBytes: 1})
+	// A pool that can keep nothing idle misses on every Get (with decay by
+	// time off, its bound is strict: no surge keeps the buffer).
+	p, err := bufpool.New(bufpool.Config{MaxIdleBytes: 1, IdleTimeout: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
