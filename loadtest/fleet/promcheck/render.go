@@ -1,17 +1,24 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bodypool/bodypool/loadtest/internal/svgchart"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
 )
 
 var legendRe = regexp.MustCompile(`\{\{\s*(\w+)\s*\}\}`)
@@ -26,6 +33,9 @@ func legend(format string, m model.Metric) string {
 	})
 }
 
+// maxLegend is the number of series a panel names in its legend.
+const maxLegend = 8
+
 // renderSVG draws every panel of the dashboard, as Prometheus answers its
 // queries over [from, to], into one SVG file: a plain picture of real data,
 // not a Grafana screenshot.
@@ -38,7 +48,7 @@ func renderSVG(ctx context.Context, c *client, d *dashboard, vars map[string]str
 		if len(p.Targets) == 0 {
 			continue // a row
 		}
-		var series []svgchart.Series
+		var lines []line
 		for _, t := range p.Targets {
 			q, err := substitute(t.Expr, vars)
 			if err != nil {
@@ -50,23 +60,88 @@ func renderSVG(ctx context.Context, c *client, d *dashboard, vars map[string]str
 				return fmt.Errorf("range query %s: %v, %v", q, err, v)
 			}
 			for _, s := range m {
-				line := svgchart.Series{Name: legend(t.LegendFormat, s.Metric)}
-				for _, p := range s.Values {
-					line.T = append(line.T, float64(p.Timestamp)/1000)
-					line.V = append(line.V, float64(p.Value))
+				if l := newLine(legend(t.LegendFormat, s.Metric), s.Values); !math.IsNaN(l.mean) {
+					lines = append(lines, l)
 				}
-				series = append(series, line)
 			}
 		}
-		unit := p.FieldConfig.Defaults.Unit
-		plot := svgchart.Lines(p.Title, from, to, func(v float64) string { return fmtUnit(v, unit) }, series...)
-		if unit == "percentunit" {
-			plot.Y.Min, plot.Y.Max = 0, max(plot.Y.Max, 1)
-		}
-		fig.Plots = append(fig.Plots, plot)
+		fig.Plots = append(fig.Plots, panelPlot(p, from, to, lines))
 	}
 	return os.WriteFile(path, fig.SVG(), 0o644)
 }
+
+// line is one series of a panel: its legend, its samples and the mean and
+// the last of its finite values (NaN when it has none).
+type line struct {
+	name       string
+	samples    []model.SamplePair
+	mean, last float64
+}
+
+func newLine(name string, samples []model.SamplePair) line {
+	l, sum, n := line{name: name, samples: samples, last: math.NaN()}, 0.0, 0
+	for _, s := range samples {
+		if v := float64(s.Value); finite(v) {
+			sum, n, l.last = sum+v, n+1, v
+		}
+	}
+	l.mean = sum / float64(n)
+	return l
+}
+
+// panelPlot draws lines over [from, to] as Grafana panel p does, its y axis
+// from 0 (to at least 1 for a ratio), broken where a value is not finite,
+// its ticks and legend in the panel's unit. The legend names the busiest
+// lines (by mean) first, each with its last value, up to maxLegend of them.
+func panelPlot(p panel, from, to time.Time, lines []line) *plot.Plot {
+	unit := p.FieldConfig.Defaults.Unit
+	pl := plot.New()
+	pl.Title.Text = p.Title
+	pl.X.Tick.Marker = plot.TimeTicks{Format: "15:04:05"}
+	pl.Y.Tick.Marker = plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+		ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+		for i := range ticks {
+			if ticks[i].Label != "" {
+				ticks[i].Label = fmtUnit(ticks[i].Value, unit)
+			}
+		}
+		return ticks
+	})
+	pl.Legend.Top, pl.Legend.Left, pl.Legend.TextStyle.Font.Size = true, true, 7
+	slices.SortStableFunc(lines, func(a, b line) int {
+		return cmp.Or(cmp.Compare(b.mean, a.mean), strings.Compare(a.name, b.name))
+	})
+	for i, l := range lines {
+		style := plotter.DefaultLineStyle
+		style.Color, style.Width = plotutil.Color(i), vg.Points(1.2)
+		for k := 0; k < len(l.samples); k++ {
+			run := &plotter.Line{LineStyle: style} // up to the next value that is not finite
+			for ; k < len(l.samples) && finite(float64(l.samples[k].Value)); k++ {
+				run.XYs = append(run.XYs, plotter.XY{X: float64(l.samples[k].Timestamp) / 1000, Y: float64(l.samples[k].Value)})
+			}
+			if len(run.XYs) > 0 {
+				pl.Add(run)
+			}
+		}
+		if i < maxLegend {
+			pl.Legend.Add(fmt.Sprintf("%.40s (last %s)", l.name, fmtUnit(l.last, unit)), &plotter.Line{LineStyle: style})
+		}
+	}
+	if len(lines) > maxLegend {
+		pl.Legend.Add(fmt.Sprintf("+%d more series", len(lines)-maxLegend))
+	}
+	if len(lines) == 0 {
+		pl.X.Label.Text = "no data"
+	}
+	pl.X.Min, pl.X.Max = float64(from.UnixMilli())/1000, float64(to.UnixMilli())/1000
+	pl.Y.Min = min(pl.Y.Min, 0)
+	if unit == "percentunit" {
+		pl.Y.Max = max(pl.Y.Max, 1)
+	}
+	return pl
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // fmtUnit formats an axis or legend value in the panel's Grafana unit.
 func fmtUnit(v float64, unit string) string {

@@ -2,30 +2,27 @@ package abtest
 
 import (
 	"fmt"
-	"image/color"
+	"math"
 	"slices"
+	"strconv"
 
 	"github.com/bodypool/bodypool/internal/demo"
 	"github.com/bodypool/bodypool/loadtest/internal/svgchart"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
-
-// modeColors gives every mode the same color in every chart, and sized
-// against the best peer a darker blue than sized against off.
-var modeColors = map[string]color.Color{
-	"off":        color.RGBA{0x8c, 0x8c, 0x8c, 0xff},
-	"none":       color.RGBA{0xc7, 0xb3, 0x8a, 0xff},
-	"syncpool":   color.RGBA{0xe3, 0x82, 0x3b, 0xff},
-	"calibrated": color.RGBA{0x8e, 0x6c, 0xc0, 0xff},
-	"sized":      color.RGBA{0x2f, 0x78, 0xc4, 0xff},
-	bestPeer:     color.RGBA{0x1b, 0x3f, 0x66, 0xff},
-}
 
 // namedChart is a chart and the file name it is written to.
 type namedChart struct {
 	File  string // chart-WORKLOAD.svg
 	Chart svgchart.Figure
 }
+
+// ratioBars is one bar of each plot of a chart: mode against a baseline.
+type ratioBars struct{ mode, against string }
 
 // Charts returns one chart per workload or scenario: a plot per figure of
 // its table (each on its own scale) but p50, p99.9 and GC cycles, with the
@@ -39,44 +36,83 @@ func Charts(res *Results) []namedChart {
 	}
 	var out []namedChart
 	for _, w := range res.Meta.Workloads {
-		type bars struct{ mode, against string }
-		var series []bars
+		var bars []ratioBars
 		for _, mode := range res.Meta.Modes {
 			if mode != Baseline && len(runsOf(res.Runs, w, mode)) > 0 && len(runsOf(res.Runs, w, Baseline)) > 0 {
-				series = append(series, bars{mode, Baseline})
+				bars = append(bars, ratioBars{mode, Baseline})
 			}
 		}
 		if len(runsOf(res.Runs, w, demo.ModeSized)) > 0 && len(runsOf(res.Runs, w, peers...)) > 0 {
-			series = append(series, bars{demo.ModeSized, bestPeer})
+			bars = append(bars, ratioBars{demo.ModeSized, bestPeer})
 		}
-		if len(series) == 0 {
+		if len(bars) == 0 {
 			continue
 		}
 		c := svgchart.Figure{
-			PlotW:    vg.Points(float64(45*len(series) + 50)),
-			Title:    w + ": ratios to " + Baseline + " and to the best peer",
-			Subtitle: fmt.Sprintf("%s\nratio in the same round; %s; throughput: higher is better, the rest lower", res.Meta.Described[w], rounds),
+			PlotW: vg.Points(float64(45*len(bars) + 50)),
+			Title: w + ": ratios to " + Baseline + " and to the best peer",
+			Subtitle: fmt.Sprintf("%s\nratio in the same round; %s; throughput: higher is better, the rest lower",
+				res.Meta.Described[w], rounds),
 		}
 		for _, m := range columns(res.Runs, w) {
-			if slices.Contains([]string{"p50", "p99_9", "gc"}, m.Key) {
-				continue // the table has them; the chart keeps to the targets' figures
+			if !slices.Contains([]string{"p50", "p99_9", "gc"}, m.Key) { // the table has them; the chart keeps to the targets' figures
+				c.Plots = append(c.Plots, ratioPlot(res, w, m, bars))
 			}
-			var bs []svgchart.Bar
-			for _, s := range series {
-				sp := spreadOf(ratios(res.Runs, w, s.mode, s.against, m, 0))
-				fill := modeColors[s.mode]
-				if s.against == bestPeer {
-					fill = modeColors[bestPeer]
-				}
-				bs = append(bs, svgchart.Bar{Name: s.mode + " ÷ " + s.against, Color: fill, Value: sp.Median, Low: sp.Min, High: sp.Max})
-			}
-			p := svgchart.Bars(m.Column, 1, bs...)
-			if len(c.Plots) == 0 {
-				p.Y.Label.Text = "ratio"
-			}
-			c.Plots = append(c.Plots, p)
+		}
+		if len(c.Plots) > 0 {
+			c.Plots[0].Y.Label.Text = "ratio"
 		}
 		out = append(out, namedChart{"chart-" + w + ".svg", c})
 	}
 	return out
+}
+
+// ratioPlot draws the ratios of figure m of workload w as bars side by side
+// from 0, each in the color of its mode (sized against the best peer in a
+// color of its own), labelled with its median (or "n/a" when there is
+// none), with whiskers from the smallest to the largest ratio, and a dashed
+// line at 1.
+func ratioPlot(res *Results, w string, m metric, bars []ratioBars) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = m.Column
+	var names []string
+	var labels plotter.XYLabels
+	whiskers := &plotter.YErrorBars{LineStyle: plotter.DefaultLineStyle, CapWidth: plotter.DefaultCapWidth}
+	for i, b := range bars {
+		x, sp := float64(i), spreadOf(ratios(res.Runs, w, b.mode, b.against, m, 0))
+		names = append(names, b.mode+" ÷ "+b.against)
+		label := plotter.XY{X: x}
+		if math.IsNaN(sp.Median) || math.IsInf(sp.Median, 0) {
+			labels.XYs, labels.Labels = append(labels.XYs, label), append(labels.Labels, "n/a")
+			continue
+		}
+		color := plotutil.Color(slices.Index(demo.Modes, b.mode))
+		if b.against == bestPeer {
+			color = plotutil.Color(len(demo.Modes))
+		}
+		p.Add(&plotter.BarChart{Values: plotter.Values{sp.Median}, XMin: x, Width: vg.Points(28), Color: color})
+		label.Y = sp.Median
+		if sp.Min != sp.Max && !math.IsInf(sp.Max-sp.Min, 0) { // two finite figures that differ
+			whiskers.XYs = append(whiskers.XYs, plotter.XY{X: x, Y: sp.Median})
+			whiskers.YErrors = append(whiskers.YErrors, struct{ Low, High float64 }{sp.Median - sp.Min, sp.Max - sp.Median})
+			label.Y = sp.Max
+		}
+		labels.XYs, labels.Labels = append(labels.XYs, label), append(labels.Labels, strconv.FormatFloat(sp.Median, 'g', 3, 64))
+	}
+	p.Add(whiskers)
+	if l, err := plotter.NewLabels(labels); err == nil { // finite by construction
+		for i := range l.TextStyle {
+			l.TextStyle[i].XAlign, l.TextStyle[i].Font.Size = draw.XCenter, 8
+		}
+		l.Offset.Y = 2
+		p.Add(l)
+	}
+	p.Add(&plotter.Line{
+		XYs:       plotter.XYs{{X: -0.5, Y: 1}, {X: float64(len(bars)) - 0.5, Y: 1}},
+		LineStyle: draw.LineStyle{Color: plotter.DefaultLineStyle.Color, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(2)}},
+	})
+	p.NominalX(names...)
+	p.X.Tick.Label.Rotation, p.X.Tick.Label.XAlign = math.Pi/4, draw.XRight
+	p.X.Tick.Width, p.X.Tick.Length = vg.Points(0.5), vg.Points(6) // ticks keep the rotated names off the bars
+	return p
 }

@@ -1,21 +1,19 @@
-// Package svgchart draws the charts of the load harnesses as standalone SVG
-// documents, with gonum.org/v1/plot, so a report needs no script and no
-// network to show them. It is the one chart renderer of the load harnesses.
+// Package svgchart lays out gonum.org/v1/plot plots as standalone SVG
+// documents, so a report needs no script and no network to show them. With
+// gonum, it is the one chart renderer of the load harnesses: the A/B
+// harness draws a chart of ratios per workload with it, the dashboard check
+// every Grafana panel from real data.
 //
-// A Figure is a title over a grid of plots, each on scales of its own. Bars
-// builds a plot of values side by side with whiskers: in the A/B harness,
-// the ratios of the pool modes for one figure of a workload. Lines builds a
-// plot of series over time: in the dashboard check, one Grafana panel drawn
-// from real Prometheus data.
+// A Figure is a title over a grid of plots, each on scales of its own, their
+// data areas lined up:
 //
-//	fig := svgchart.Figure{Title: "S1", Plots: []*plot.Plot{svgchart.Bars("req/s", 1, bars...)}}
+//	fig := svgchart.Figure{Title: "S1", Plots: []*plot.Plot{p1, p2}}
 //	os.WriteFile("chart-S1.svg", fig.SVG(), 0o644)
 package svgchart
 
 import (
 	"bytes"
 	"cmp"
-	"math"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -81,5 +79,3 @@ func (f *Figure) SVG() []byte {
 func textStyle(size vg.Length) text.Style {
 	return text.Style{Font: font.From(plot.DefaultFont, size), Handler: plot.DefaultTextHandler, YAlign: draw.YTop}
 }
-
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
