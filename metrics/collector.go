@@ -45,7 +45,7 @@ type poolCollector struct {
 	releases, drops, evictions, decays, lends, idleBuffers *prometheus.Desc
 	// Per pool.
 	oversizeGets, inUseBytes, idleBytes, maxIdleBytes *prometheus.Desc
-	letGoBytes, forcedCollections                     *prometheus.Desc
+	surgeBytes, letGoBytes, forcedCollections         *prometheus.Desc
 	budgetWaits, budgetRejections                     *prometheus.Desc
 	budgetBytes, budgetUsedBytes, budgetWaiters       *prometheus.Desc
 
@@ -82,8 +82,9 @@ type poolCollector struct {
 //     "idle_full" or "detached", as in bufpool.Drops;
 //   - counter bufpool_oversize_gets_total, and gauges bufpool_in_use_bytes
 //     and bufpool_idle_bytes (capacity checked out and kept idle, over all
-//     classes), bufpool_max_idle_bytes (the pool's MaxIdleBytes) and
-//     bufpool_let_go_bytes (capacity dropped or decayed since the last
+//     classes), bufpool_max_idle_bytes (the pool's MaxIdleBytes),
+//     bufpool_surge_bytes (how far a surge of demand raised the idle bound
+//     above it, bufpool.Stats.SurgeBytes) and bufpool_let_go_bytes (capacity dropped or decayed since the last
 //     collection the pool forced), and counter
 //     bufpool_forced_collections_total;
 //   - counters bufpool_budget_waits_total and bufpool_budget_rejections_total
@@ -93,7 +94,7 @@ type poolCollector struct {
 //
 // Every band and every drop reason is reported from the first scrape on,
 // zero or not, so that rate() and increase() see each series start at zero.
-// A default pool is 62 series, 65 with a budget: at most 80, so that a
+// A default pool is 63 series, 66 with a budget: at most 80, so that a
 // fleet of hundreds of instances stays cheap to scrape and store.
 // Aggregations that sum over band (sum by (pool)) read the same whatever
 // the configuration, per class or not.
@@ -151,6 +152,7 @@ func NewPoolCollectorWithConfig(pool string, stats func() bufpool.Stats, cfg Poo
 		idleBytes:    desc("bufpool_idle_bytes", "Capacity of the buffers the pool keeps idle."),
 		maxIdleBytes: desc("bufpool_max_idle_bytes", "Bound on the capacity the pool keeps idle (MaxIdleBytes)."),
 
+		surgeBytes:        desc("bufpool_surge_bytes", "How far a surge of demand raised the idle bound above MaxIdleBytes; back to zero once the memory goes unused for IdleTimeout/2."),
 		letGoBytes:        desc("bufpool_let_go_bytes", "Capacity dropped or decayed since the pool last forced a collection: garbage not necessarily collected yet."),
 		forcedCollections: desc("bufpool_forced_collections_total", "Collections the pool forced to return memory it let go to the operating system."),
 
@@ -199,6 +201,7 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(ch, c.inUseBytes, st.Total.InUseBytes)
 	gauge(ch, c.idleBytes, st.Total.IdleBytes)
 	gauge(ch, c.maxIdleBytes, st.MaxIdleBytes)
+	gauge(ch, c.surgeBytes, st.SurgeBytes)
 	gauge(ch, c.letGoBytes, st.LetGoBytes)
 	counter(ch, c.forcedCollections, st.ForcedCollections)
 	counter(ch, c.budgetWaits, st.BudgetWaits)

@@ -51,9 +51,9 @@ func bandOf(class string) string {
 // seriesPerClass is the number of series a per-class collector reports for
 // a pool of n classes: twelve per class and the oversize pseudo-class (gets,
 // hits, misses, releases, evictions, decays, lends, idle buffers and four
-// drop reasons), eight per pool, and three more with a budget.
+// drop reasons), nine per pool, and three more with a budget.
 func seriesPerClass(n int, budget bool) int {
-	s := 12*(n+1) + 8
+	s := 12*(n+1) + 9
 	if budget {
 		s += 3
 	}
@@ -62,12 +62,12 @@ func seriesPerClass(n int, budget bool) int {
 
 // seriesPerBand is the number of series a default collector reports for a
 // pool of n bands: three per band and the oversize band (gets, hits,
-// misses), seventeen per pool (releases, evictions, decays, lends, idle
-// buffers, four drop reasons, oversize gets, in-use, idle, max idle and
-// let-go bytes, forced collections, budget waits and rejections), and three
-// more with a budget.
+// misses), eighteen per pool (releases, evictions, decays, lends, idle
+// buffers, four drop reasons, oversize gets, in-use, idle, max idle, surge
+// and let-go bytes, forced collections, budget waits and rejections), and
+// three more with a budget.
 func seriesPerBand(n int, budget bool) int {
-	s := 3*(n+1) + 17
+	s := 3*(n+1) + 18
 	if budget {
 		s += 3
 	}
@@ -110,6 +110,8 @@ func TestPoolCollectorValues(t *testing.T) {
 	smallIdle := tiny
 	smallIdle.MaxIdleBytes = 1024
 	smallIdle.IdleTimeout = -1 // a strict bound: no surge above it
+	surging := smallIdle
+	surging.IdleTimeout = time.Hour // decay by time on, but no trim during the test
 
 	tests := []struct {
 		name string
@@ -214,6 +216,24 @@ func TestPoolCollectorValues(t *testing.T) {
 				dropped("1024", "idle_full"):               1,
 				perPool("bufpool_max_idle_bytes"):          1024,
 				perPool("bufpool_let_go_bytes"):            1024,
+			},
+		},
+		{
+			// The same with decay by time on: the two misses since the last
+			// trim let the second release keep its buffer above the bound.
+			name: "surge",
+			cfg:  surging,
+			do: func(_ *testing.T, p *bufpool.Pool, _ prometheus.Gatherer) {
+				a, b := p.Get(1000), p.Get(1000)
+				a.Release()
+				b.Release()
+			},
+			want: map[string]float64{
+				perClass("bufpool_gets_total", "1024"):     2,
+				perClass("bufpool_misses_total", "1024"):   2,
+				perClass("bufpool_releases_total", "1024"): 2,
+				perPool("bufpool_max_idle_bytes"):          1024,
+				perPool("bufpool_surge_bytes"):             1024,
 			},
 		},
 		{

@@ -21,7 +21,7 @@
 //	reg.MustRegister(obs) // and middleware.Config{Observer: obs}
 //
 // The exposition is sized for fleets: a pool with the default configuration
-// is 62 series (65 with a budget), its hit/miss picture kept per size band
+// is 63 series (66 with a budget), its hit/miss picture kept per size band
 // (a doubling of sizes) and its drops per reason; the per-class detail is
 // the option PoolCollectorConfig.PerClass, for tuning one instance.
 //
