@@ -112,6 +112,13 @@ func TestPoolCollectorValues(t *testing.T) {
 	smallIdle.IdleTimeout = -1 // a strict bound: no surge above it
 	surging := smallIdle
 	surging.IdleTimeout = time.Hour // decay by time on, but no trim during the test
+	// twoMisses gets two buffers of one class, both misses, and releases
+	// them: the second finds the idle bound of smallIdle reached.
+	twoMisses := func(_ *testing.T, p *bufpool.Pool, _ prometheus.Gatherer) {
+		a, b := p.Get(1000), p.Get(1000)
+		a.Release()
+		b.Release()
+	}
 
 	tests := []struct {
 		name string
@@ -204,11 +211,7 @@ func TestPoolCollectorValues(t *testing.T) {
 		{
 			name: "idle full",
 			cfg:  smallIdle,
-			do: func(_ *testing.T, p *bufpool.Pool, _ prometheus.Gatherer) {
-				a, b := p.Get(1000), p.Get(1000)
-				a.Release()
-				b.Release()
-			},
+			do:   twoMisses,
 			want: map[string]float64{
 				perClass("bufpool_gets_total", "1024"):     2,
 				perClass("bufpool_misses_total", "1024"):   2,
@@ -223,11 +226,7 @@ func TestPoolCollectorValues(t *testing.T) {
 			// trim let the second release keep its buffer above the bound.
 			name: "surge",
 			cfg:  surging,
-			do: func(_ *testing.T, p *bufpool.Pool, _ prometheus.Gatherer) {
-				a, b := p.Get(1000), p.Get(1000)
-				a.Release()
-				b.Release()
-			},
+			do:   twoMisses,
 			want: map[string]float64{
 				perClass("bufpool_gets_total", "1024"):     2,
 				perClass("bufpool_misses_total", "1024"):   2,
