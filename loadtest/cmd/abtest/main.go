@@ -65,7 +65,7 @@ func run(args []string, stderr io.Writer) int {
 		warmup      = fs.Int("warmup", 200, "requests before measuring, per run (not counted)")
 		concurrency = fs.Int("concurrency", 8, "requests in flight (keep-alive connections)")
 		rounds      = fs.Int("rounds", 3, "rounds; each runs every workload and mode")
-		workloads   = fs.String("workloads", "small,medium,large,mixed", "comma-separated workloads: small, medium, large, mixed, loguniform")
+		workloads   = fs.String("workloads", "small,medium,large,mixed", "comma-separated workloads, run at -concurrency connections: small, medium, large, mixed, loguniform")
 		modes       = fs.String("modes", strings.Join(demo.Modes, ","), "comma-separated pool modes ("+abtest.Baseline+" is the baseline of the ratios)")
 		out         = fs.String("out", "out", "folder for results.json, report.md and the charts")
 		quick       = fs.Bool("quick", false, "smoke run: 300 requests, 50 warm-up, 1 round, workloads small and mixed, a smaller spike (explicit flags win)")
@@ -103,21 +103,22 @@ func run(args []string, stderr io.Writer) int {
 	if *from != "" {
 		return rewrite(*from, *out, stderr)
 	}
-	ws, err := abtest.LookupWorkloads(*workloads)
-	if err != nil {
-		fmt.Fprintf(stderr, "abtest: -workloads: %v\n", err)
-		return 2
-	}
-	scs, err := abtest.LookupScenarios(*scenarios)
-	if err != nil {
-		fmt.Fprintf(stderr, "abtest: -scenarios: %v\n", err)
-		return 2
+	// A workload is a scenario at -concurrency connections: both flags name
+	// scenarios, the workloads first.
+	var scs []abtest.Scenario
+	for _, f := range []struct{ flag, names string }{{"workloads", *workloads}, {"scenarios", *scenarios}} {
+		ss, err := abtest.LookupScenarios(f.names)
+		if err != nil {
+			fmt.Fprintf(stderr, "abtest: -%s: %v\n", f.flag, err)
+			return 2
+		}
+		scs = append(scs, ss...)
 	}
 	if *profileDir != "" && len(scs) != 1 {
 		fmt.Fprintln(stderr, "abtest: -profile takes exactly one scenario in -scenarios")
 		return 2
 	}
-	cfg := abtest.Config{ServerBin: *server, Modes: strings.Split(*modes, ","), Workloads: ws, Scenarios: scs,
+	cfg := abtest.Config{ServerBin: *server, Modes: strings.Split(*modes, ","), Scenarios: scs,
 		Requests: *requests, Warmup: *warmup, Concurrency: *concurrency, Rounds: *rounds, Seed: *seed,
 		RunTimeout: *runTimeout, Progress: stderr}
 	if *quick {
@@ -165,7 +166,7 @@ func run(args []string, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stderr, "%d runs: %d rounds × %d workloads and scenarios × %d modes, %d requests each (+%d warm-up), concurrency %d unless a scenario says; load average %s\n",
-		*rounds*(len(ws)+len(scs))*len(cfg.Modes), *rounds, len(ws)+len(scs), len(cfg.Modes), *requests, *warmup, *concurrency, abtest.LoadAverage())
+		*rounds*len(scs)*len(cfg.Modes), *rounds, len(scs), len(cfg.Modes), *requests, *warmup, *concurrency, abtest.LoadAverage())
 	res, runErr := abtest.Run(ctx, cfg)
 	if res == nil { // the configuration was refused
 		fmt.Fprintln(stderr, runErr)

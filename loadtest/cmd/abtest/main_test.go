@@ -16,7 +16,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 	}{
 		{"unknown flag", []string{"-nope"}, "flag provided but not defined"},
 		{"argument", []string{"extra"}, `unexpected argument "extra"`},
-		{"workload", []string{"-workloads", "small,huge"}, `unknown workload "huge"`},
+		{"workload", []string{"-workloads", "small,huge"}, `-workloads: unknown scenario "huge"`},
 		{"mode", []string{"-server", "/bin/true", "-modes", "off,fast"}, `unknown mode "fast"`},
 		{"requests", []string{"-server", "/bin/true", "-requests", "0"}, "requests must be positive"},
 		{"scenario", []string{"-scenarios", "S1,S9"}, `unknown scenario "S9"`},

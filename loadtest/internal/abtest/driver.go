@@ -190,24 +190,15 @@ func (w *worker) do(i int) error {
 var errOverlong = errors.New("longer than the request")
 
 // readChecksum reads r to its end through buf and returns how many bytes
-// it read and their CRC-32C, or errOverlong as soon as it has read more
-// than limit bytes.
+// it read and their CRC-32C, or errOverlong when there are more than limit
+// bytes, of which it reads one more than limit.
 func readChecksum(r io.Reader, buf []byte, limit int) (int, uint32, error) {
-	n := 0
-	var sum uint32
-	for {
-		m, err := r.Read(buf)
-		n += m
-		sum = crc32.Update(sum, castagnoli, buf[:m])
-		switch {
-		case n > limit:
-			return n, sum, errOverlong
-		case err == io.EOF:
-			return n, sum, nil
-		case err != nil:
-			return n, sum, err
-		}
+	h := crc32.New(castagnoli)
+	n, err := io.CopyBuffer(h, io.LimitReader(r, int64(limit)+1), buf)
+	if err == nil && n > int64(limit) {
+		err = errOverlong
 	}
+	return int(n), h.Sum32(), err
 }
 
 // newTransport returns the client transport for conns connections to one

@@ -18,7 +18,7 @@ import (
 // after the load. It writes SCENARIO-MODE-cpu.pprof, -heap.pprof and
 // -allocs.pprof into dir and returns their paths, for go tool pprof. Spike
 // scenarios are profiled on their small phase only.
-func Profile(ctx context.Context, cfg Config, sc scenario, dir string, seconds int) ([]string, error) {
+func Profile(ctx context.Context, cfg Config, sc Scenario, dir string, seconds int) ([]string, error) {
 	if seconds < 1 || cfg.Requests < 1 || len(cfg.Modes) == 0 || cfg.ServerBin == "" {
 		return nil, fmt.Errorf("abtest: profile: want modes, a server, requests and seconds")
 	}
@@ -26,7 +26,8 @@ func Profile(ctx context.Context, cfg Config, sc scenario, dir string, seconds i
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	p := newPlan(sc.Workload, cfg.Requests, cfg.Seed)
+	sc.Conns = cmp.Or(sc.Conns, cfg.Concurrency)
+	p := newPlan(sc.Size, cfg.Requests, cfg.Seed)
 	var files []string
 	for _, mode := range cfg.Modes {
 		fmt.Fprintf(progress, "profiling %s %s for %ds ", sc.Name, mode, seconds)
@@ -45,7 +46,7 @@ func Profile(ctx context.Context, cfg Config, sc scenario, dir string, seconds i
 // profileOne writes the profiles of one mode to base-cpu.pprof,
 // base-heap.pprof and base-allocs.pprof and returns the passes of the
 // plan it sent.
-func profileOne(ctx context.Context, cfg Config, mode string, sc scenario, p *plan, base string, seconds int) (int, error) {
+func profileOne(ctx context.Context, cfg Config, mode string, sc Scenario, p *plan, base string, seconds int) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds)*time.Second+5*time.Minute)
 	defer cancel()
 	srv, d, err := startServer(ctx, cfg, mode, sc, p, "-pprof")
@@ -57,13 +58,31 @@ func profileOne(ctx context.Context, cfg Config, mode string, sc scenario, p *pl
 	if l := d.run(ctx, 0, cfg.Warmup); l.Errors > 0 {
 		return 0, fmt.Errorf("warm-up: %d errors: %s", l.Errors, l.FirstError)
 	}
-	client := &http.Client{Transport: newTransport(1, 0, false), Timeout: time.Duration(seconds)*time.Second + time.Minute}
+	client := &http.Client{Transport: newTransport(1, 0, false)}
 	defer client.CloseIdleConnections()
+	// fetch writes the body of GET srv.URL/debug/pprof/path into base-name.pprof.
+	fetch := func(path, name string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/debug/pprof/"+path, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("abtest: %s: %w", req.URL, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("abtest: %s: status %s", req.URL, resp.Status)
+		}
+		if err == nil {
+			err = os.WriteFile(base+"-"+name+".pprof", b, 0o644)
+		}
+		return err
+	}
 
 	cpuDone := make(chan error, 1)
-	go func() {
-		cpuDone <- fetchTo(ctx, client, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", srv.URL, seconds), base+"-cpu.pprof")
-	}()
+	go func() { cpuDone <- fetch(fmt.Sprintf("profile?seconds=%d", seconds), "cpu") }()
 	for passes := 1; ; passes++ {
 		if l := d.run(ctx, 0, len(p.Items)); l.Errors > 0 {
 			<-cpuDone
@@ -73,36 +92,11 @@ func profileOne(ctx context.Context, cfg Config, mode string, sc scenario, p *pl
 		case err := <-cpuDone:
 			for _, name := range []string{"heap", "allocs"} {
 				if err == nil {
-					err = fetchTo(ctx, client, srv.URL+"/debug/pprof/"+name, base+"-"+name+".pprof")
+					err = fetch(name, name)
 				}
 			}
 			return passes, err
 		default:
 		}
 	}
-}
-
-// fetchTo writes the body of GET url into file.
-func fetchTo(ctx context.Context, client *http.Client, url, file string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("abtest: %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("abtest: %s: status %s", url, resp.Status)
-	}
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"runtime"
 	"slices"
@@ -18,19 +17,17 @@ import (
 	"github.com/prometheus/procfs"
 )
 
-// Config is what a harness run does. Modes, Requests, Rounds and Workloads
-// with Concurrency or Scenarios (or both) must be set; the rest have
-// defaults.
+// Config is what a harness run does. Modes, Requests, Rounds and Scenarios
+// must be set; the rest have defaults.
 type Config struct {
 	ServerBin string
 	ServerEnv []string // added to every server's environment (for tests)
 	Modes     []string
-	// Workloads run over HTTP/1.1 from Concurrency connections each, before
-	// the Scenarios, which say their own connections.
-	Workloads   []Workload
-	Scenarios   []scenario
-	Requests    int // measured requests per run, unless a scenario says
-	Warmup      int // requests before measuring, not counted
+	Scenarios []Scenario
+	Requests  int // measured requests per run, unless a scenario says
+	Warmup    int // requests before measuring, not counted
+	// Concurrency is the number of HTTP/1.1 connections of the scenarios
+	// that do not say theirs (the plain workloads).
 	Concurrency int
 	Rounds      int
 	Seed        uint64
@@ -58,7 +55,7 @@ func (c *Config) validate() error {
 	switch {
 	case len(c.Modes) == 0:
 		return errors.New("abtest: no modes")
-	case len(c.Workloads) == 0 && len(c.Scenarios) == 0:
+	case len(c.Scenarios) == 0:
 		return errors.New("abtest: no workloads and no scenarios")
 	case c.Requests < 1:
 		return fmt.Errorf("abtest: requests must be positive, not %d", c.Requests)
@@ -82,25 +79,22 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// scenarios returns every scenario of the run: the workloads over
-// HTTP/1.1 at Concurrency first, under their own names, then Scenarios.
-func (c *Config) scenarios() []scenario {
-	var out []scenario
-	for _, w := range c.Workloads {
-		out = append(out, scenario{Name: w.Name, Description: w.Description, Workload: w, Conns: c.Concurrency})
-	}
-	for _, s := range c.Scenarios {
+// scenarios returns the Scenarios with Concurrency and SpikeRequests
+// applied.
+func (c *Config) scenarios() []Scenario {
+	out := slices.Clone(c.Scenarios)
+	for i := range out {
+		out[i].Conns = cmp.Or(out[i].Conns, c.Concurrency)
 		if c.SpikeRequests > 0 {
-			s.SpikeRequests = c.SpikeRequests
+			out[i].SpikeRequests = c.SpikeRequests
 		}
-		out = append(out, s)
 	}
 	return out
 }
 
 // run is one scenario's plans, made once for all modes and rounds.
 type run struct {
-	scenario
+	Scenario
 	plan, spike *plan
 }
 
@@ -125,9 +119,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}}
 	var runs []*run
 	for _, sc := range cfg.scenarios() {
-		r := &run{scenario: sc, plan: newPlan(sc.Workload, cmp.Or(sc.Requests, cfg.Requests), cfg.Seed)}
+		r := &run{Scenario: sc, plan: newPlan(sc.Size, cmp.Or(sc.Requests, cfg.Requests), cfg.Seed)}
 		if sc.Spike != nil {
-			r.spike = newPlan(*sc.Spike, sc.SpikeRequests, cfg.Seed)
+			r.spike = newPlan(sc.Spike, sc.SpikeRequests, cfg.Seed)
 			res.Meta.SpikeWaits = nil
 			for _, w := range cfg.SpikeWaits {
 				res.Meta.SpikeWaits = append(res.Meta.SpikeWaits, w.Seconds())
@@ -135,11 +129,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		}
 		runs = append(runs, r)
 		res.Meta.Workloads = append(res.Meta.Workloads, sc.Name)
-		desc := sc.Description
-		if len(cfg.Scenarios) > 0 && sc.Streams == 0 && !strings.Contains(desc, "connections") {
-			desc += fmt.Sprintf(", %d HTTP/1.1 connections", sc.Conns)
-		}
-		res.Meta.Described[sc.Name] = desc
+		res.Meta.Described[sc.Name] = sc.Description
 	}
 
 	total, done := cfg.Rounds*len(runs)*len(cfg.Modes), 0
@@ -195,7 +185,7 @@ func progressLine(m measurement) string {
 // startServer starts a fresh demo server in mode with extra flags, over
 // h2c when the scenario has streams, and opens a driver of p on it with
 // the scenario's connections. The caller stops both.
-func startServer(ctx context.Context, cfg Config, mode string, sc scenario, p *plan, extra ...string) (*demoproc.Server, *driver, error) {
+func startServer(ctx context.Context, cfg Config, mode string, sc Scenario, p *plan, extra ...string) (*demoproc.Server, *driver, error) {
 	args := append([]string{"-pool", mode}, extra...)
 	if sc.Streams > 0 {
 		args = append(args, "-h2c")
@@ -219,15 +209,13 @@ func runOne(ctx context.Context, cfg Config, mode string, r *run, round int) (me
 	ctx, cancel := context.WithTimeout(ctx, cfg.RunTimeout)
 	defer cancel()
 	m := measurement{Mode: mode, Workload: r.Name, Round: round, Requests: len(r.plan.Items), Concurrency: r.Conns, Streams: r.Streams}
-	srv, d, err := startServer(ctx, cfg, mode, r.scenario, r.plan)
+	srv, d, err := startServer(ctx, cfg, mode, r.Scenario, r.plan)
 	if err != nil {
 		return m, err
 	}
 	defer srv.Stop(stopGrace)
 	defer d.close()
 	m.PID = srv.PID()
-	scraper := &http.Client{Transport: newTransport(1, 0, false), Timeout: 10 * time.Second}
-	defer scraper.CloseIdleConnections()
 
 	if cfg.Warmup > 0 {
 		w := d.run(ctx, 0, cfg.Warmup)
@@ -256,19 +244,22 @@ func runOne(ctx context.Context, cfg Config, mode string, r *run, round int) (me
 	// measured requests, where it would take CPU from the server.
 	runtime.GC()
 	// Two scrapes back to back measure what a scrape allocates, so that
-	// the figures of the run can leave out the one inside the window.
-	s0, err := scrape(ctx, scraper, srv)
-	if err != nil {
-		return m, err
+	// the figures of the run can leave out the one inside the window: the
+	// measured requests run between the second and the third.
+	var scrapes [3]demoproc.Metrics
+	var l load
+	for i := range scrapes {
+		if i == 2 {
+			l = d.run(ctx, cfg.Warmup, len(r.plan.Items))
+		}
+		if scrapes[i], err = srv.Scrape(ctx); err != nil {
+			return m, err
+		}
 	}
-	s1, err := scrape(ctx, scraper, srv)
-	if err != nil {
-		return m, err
-	}
-	l := d.run(ctx, cfg.Warmup, len(r.plan.Items))
-	s2, err := scrape(ctx, scraper, srv)
-	if err != nil {
-		return m, err
+	for _, name := range []string{"go_memstats_alloc_bytes_total", "go_gc_duration_seconds_count", "process_cpu_seconds_total"} {
+		if _, ok := scrapes[0][name]; !ok {
+			return m, fmt.Errorf("abtest: scraping /metrics: no %s", name)
+		}
 	}
 	d.close() // the sampled memory is that of an idle server
 	for _, wait := range cfg.SpikeWaits {
@@ -278,26 +269,34 @@ func runOne(ctx context.Context, cfg Config, mode string, r *run, round int) (me
 		if err := sleepUntil(ctx, spikeEnd.Add(wait)); err != nil {
 			return m, err
 		}
-		a, err := scrape(ctx, scraper, srv)
+		a, err := srv.Scrape(ctx)
 		if err != nil {
 			return m, err
 		}
-		m.Spike.After = append(m.Spike.After, memorySample{AfterSeconds: time.Since(spikeEnd).Seconds(), RSSBytes: a.rss, HeapInUseBytes: a.heapInUse})
+		_, rss, err := readMemory(srv.PID())
+		if err != nil {
+			return m, err
+		}
+		m.Spike.After = append(m.Spike.After, memorySample{AfterSeconds: time.Since(spikeEnd).Seconds(), RSSBytes: rss, HeapInUseBytes: a["go_memstats_heap_inuse_bytes"]})
 	}
 	if m.PeakRSSBytes, m.RSSBytes, err = readMemory(srv.PID()); err != nil {
 		return m, err
 	}
 
+	// growth is how much the sample name (summed over its labels; the
+	// bufpool counters are there only in the modes with the middleware)
+	// grew from scrape i to scrape i+1.
+	growth := func(name string, i int) float64 { return scrapes[i+1].Sum(name) - scrapes[i].Sum(name) }
 	n := float64(m.Requests)
 	m.Errors, m.Seconds, m.Latency = l.Errors, l.Elapsed.Seconds(), latencyOf(l.Latencies)
 	m.FirstError = cmp.Or(m.FirstError, l.FirstError)
 	m.Throughput = n / m.Seconds
 	m.ClientAllocPerRequest = float64(l.ClientAlloc) / n
-	scrapeAlloc := max(s1.alloc-s0.alloc, 0)
-	m.AllocPerRequest = max(s2.alloc-s1.alloc-scrapeAlloc, 0) / n
-	m.GCPer1000 = (s2.gc - s1.gc) * 1000 / n
-	m.CPUPerRequestUs = (s2.cpu - s1.cpu) * 1e6 / n
-	m.PoolGets, m.PoolHits = s2.poolGets-s1.poolGets, s2.poolHits-s1.poolHits
+	scrapeAlloc := max(growth("go_memstats_alloc_bytes_total", 0), 0)
+	m.AllocPerRequest = max(growth("go_memstats_alloc_bytes_total", 1)-scrapeAlloc, 0) / n
+	m.GCPer1000 = growth("go_gc_duration_seconds_count", 1) * 1000 / n
+	m.CPUPerRequestUs = growth("process_cpu_seconds_total", 1) * 1e6 / n
+	m.PoolGets, m.PoolHits = growth("bufpool_gets_total", 1), growth("bufpool_hits_total", 1)
 	return m, nil
 }
 
@@ -309,33 +308,6 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// snapshot is what one scrape of /metrics and /proc/PID/status say.
-type snapshot struct {
-	alloc, gc, cpu     float64
-	poolGets, poolHits float64
-	heapInUse          float64
-	rss                int64
-}
-
-// scrape reads the figures the harness needs from the server's /metrics
-// and its resident memory. The bufpool counters are there only in the
-// modes with the middleware.
-func scrape(ctx context.Context, client *http.Client, srv *demoproc.Server) (snapshot, error) {
-	ms, err := demoproc.Scrape(ctx, client, srv.URL+"/metrics")
-	if err != nil {
-		return snapshot{}, err
-	}
-	s := snapshot{heapInUse: ms["go_memstats_heap_inuse_bytes"], poolGets: ms.Sum("bufpool_gets_total"), poolHits: ms.Sum("bufpool_hits_total")}
-	for name, dst := range map[string]*float64{"go_memstats_alloc_bytes_total": &s.alloc, "go_gc_duration_seconds_count": &s.gc, "process_cpu_seconds_total": &s.cpu} {
-		var ok bool
-		if *dst, ok = ms[name]; !ok {
-			return s, fmt.Errorf("abtest: scraping /metrics: no %s", name)
-		}
-	}
-	_, s.rss, err = readMemory(srv.PID())
-	return s, err
 }
 
 // readMemory returns the peak and the current resident memory of process

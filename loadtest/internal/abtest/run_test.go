@@ -15,7 +15,7 @@ import (
 
 func fakeConfig(t *testing.T, env ...string) Config {
 	t.Helper()
-	ws, err := LookupWorkloads("small,mixed")
+	ws, err := LookupScenarios("small,mixed")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func fakeConfig(t *testing.T, env ...string) Config {
 		ServerBin:   os.Args[0],
 		ServerEnv:   append([]string{"ABTEST_FAKE_SERVER=1"}, env...),
 		Modes:       []string{"off", "sized"},
-		Workloads:   ws,
+		Scenarios:   ws,
 		Requests:    40,
 		Warmup:      5,
 		Concurrency: 4,
@@ -102,11 +102,9 @@ func TestRunAgainstFakeServer(t *testing.T) {
 func TestRunScenarios(t *testing.T) {
 	t.Parallel()
 	cfg := fakeConfig(t)
-	cfg.Workloads = nil
-	small, _ := LookupWorkloads("small")
-	cfg.Scenarios = []scenario{
-		{Name: "h2", Workload: small[0], Conns: 2, Streams: 3},
-		{Name: "spike", Workload: small[0], Conns: 3, Requests: 20, Spike: &Workload{"64k", "", fixedSizes(64 * kib)}, SpikeRequests: 7},
+	cfg.Scenarios = []Scenario{
+		{Name: "h2", Size: fixedSize(kib), Conns: 2, Streams: 3},
+		{Name: "spike", Size: fixedSize(kib), Conns: 3, Requests: 20, Spike: fixedSize(64 * kib), SpikeRequests: 7},
 	}
 	cfg.SpikeWaits = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond}
 	res := runFake(t, cfg)
@@ -142,10 +140,9 @@ func TestRunScenarios(t *testing.T) {
 
 func TestProfileAgainstFakeServer(t *testing.T) {
 	t.Parallel()
-	small, _ := LookupWorkloads("small")
 	dir := t.TempDir()
 	cfg := Config{ServerBin: os.Args[0], ServerEnv: []string{"ABTEST_FAKE_SERVER=1"}, Modes: []string{"off", "sized"}, Requests: 20, Warmup: 5}
-	files, err := Profile(context.Background(), cfg, scenario{Name: "S0", Workload: small[0], Conns: 2}, dir, 1)
+	files, err := Profile(context.Background(), cfg, Scenario{Name: "S0", Size: fixedSize(kib), Conns: 2}, dir, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +168,7 @@ func TestLookupScenarios(t *testing.T) {
 		{"S1", "S1-c8 S1-c64 S1-c256"},
 		{"s2, S1-c64", "S2 S1-c64"},
 		{"S1,S2,S3", "S1-c8 S1-c64 S1-c256 S2 S3"},
+		{"mixed, small", "mixed small"},
 		{"", ""},
 	}
 	for _, tt := range tests {
@@ -196,8 +194,7 @@ func TestRunCountsCorruptEchoes(t *testing.T) {
 	t.Parallel()
 	cfg := fakeConfig(t, "ABTEST_FAKE_CORRUPT=1")
 	cfg.Modes, cfg.Rounds = []string{"sized"}, 1
-	ws, _ := LookupWorkloads("small")
-	cfg.Workloads = ws
+	cfg.Scenarios, _ = LookupScenarios("small")
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -243,12 +240,12 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"no modes", func(c *Config) { c.Modes = nil }},
 		{"unknown mode", func(c *Config) { c.Modes = []string{"off", "fast"} }},
-		{"no workloads", func(c *Config) { c.Workloads = nil }},
+		{"no scenarios", func(c *Config) { c.Scenarios = nil }},
 		{"zero requests", func(c *Config) { c.Requests = 0 }},
 		{"zero concurrency", func(c *Config) { c.Concurrency = 0 }},
 		{"huge concurrency", func(c *Config) { c.Concurrency = 5000 }},
 		{"h2c beyond 1024 streams", func(c *Config) {
-			c.Scenarios = []scenario{{Name: "h2", Workload: c.Workloads[0], Conns: 64, Streams: 32}}
+			c.Scenarios = []Scenario{{Name: "h2", Size: fixedSize(kib), Conns: 64, Streams: 32}}
 		}},
 		{"zero rounds", func(c *Config) { c.Rounds = 0 }},
 		{"negative warm-up", func(c *Config) { c.Warmup = -1 }},

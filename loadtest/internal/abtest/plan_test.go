@@ -1,7 +1,6 @@
 package abtest
 
 import (
-	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -23,11 +22,11 @@ func TestPlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.workload, func(t *testing.T) {
 			t.Parallel()
-			ws, err := LookupWorkloads(tt.workload)
+			ss, err := LookupScenarios(tt.workload)
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := newPlan(ws[0], tt.n, 42)
+			p := newPlan(ss[0].Size, tt.n, 42)
 			if len(p.Items) != tt.n {
 				t.Fatalf("%d items, want %d", len(p.Items), tt.n)
 			}
@@ -39,7 +38,7 @@ func TestPlan(t *testing.T) {
 					t.Fatalf("item %d: checksum %08x, want %08x", i, it.CRC, got)
 				}
 			}
-			again := newPlan(ws[0], tt.n, 42)
+			again := newPlan(ss[0].Size, tt.n, 42)
 			if !slices.Equal(p.Items, again.Items) || !slices.Equal(p.Data, again.Data) {
 				t.Error("two plans from one seed differ")
 			}
@@ -49,8 +48,7 @@ func TestPlan(t *testing.T) {
 
 func TestMixedDistribution(t *testing.T) {
 	t.Parallel()
-	ws, _ := LookupWorkloads("mixed")
-	p := newPlan(ws[0], 20000, 1)
+	p := newPlan(mixedSize, 20000, 1)
 	var small, mid, quarter, huge int
 	for _, it := range p.Items {
 		switch {
@@ -79,8 +77,7 @@ func TestMixedDistribution(t *testing.T) {
 
 func TestLogUniformDistribution(t *testing.T) {
 	t.Parallel()
-	ws, _ := LookupWorkloads("loguniform")
-	p := newPlan(ws[0], 20000, 1)
+	p := newPlan(logUniformSize(kib, mib), 20000, 1)
 	// Ten doublings from 1 KiB to 1 MiB: about a tenth of the sizes each.
 	var perDoubling [10]int
 	for _, it := range p.Items {
@@ -95,18 +92,8 @@ func TestLogUniformDistribution(t *testing.T) {
 			t.Errorf("%d KiB – %d KiB: %d%% of sizes, want about 10%%", 1<<d, 2<<d, share)
 		}
 	}
-	if got := smallMix.sizes(rand.New(rand.NewPCG(1, 2)), 1000); slices.Min(got) < 512 || slices.Max(got) > 16*kib {
-		t.Errorf("small mix from %d to %d, want 512 B – 16 KiB", slices.Min(got), slices.Max(got))
-	}
-}
-
-func TestLookupWorkloads(t *testing.T) {
-	t.Parallel()
-	ws, err := LookupWorkloads("mixed, small")
-	if err != nil || len(ws) != 2 || ws[0].Name != "mixed" || ws[1].Name != "small" {
-		t.Errorf("LookupWorkloads = %v, %v", ws, err)
-	}
-	if _, err := LookupWorkloads("small,huge"); err == nil {
-		t.Error("an unknown workload was accepted")
+	s2, _ := LookupScenarios("S2")
+	if got := newPlan(s2[0].Size, 1000, 2); got.MaxSize > 16*kib || slices.MinFunc(got.Items, func(a, b item) int { return a.Size - b.Size }).Size < 512 {
+		t.Errorf("S2's small mix up to %d, want 512 B – 16 KiB", got.MaxSize)
 	}
 }
