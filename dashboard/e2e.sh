@@ -13,9 +13,9 @@
 # against each server at a different rate (instance A at RATE_A, B at
 # RATE_B), with k6's metrics sent to that Prometheus by remote write; waits
 # for the last scrapes; checks that the rules are loaded and record data;
-# and runs the checker (loadtest/fleet/promcheck), which lints
-# dashboard/bodypool.json, evaluates every expression (the k6 panels
-# included: they must return data), proves numerically that every panel
+# and runs the checker (loadtest/fleet/promcheck), which checks that the
+# template variables of dashboard/bodypool.json have values, evaluates
+# every expression (the k6 panels included: they must return data), proves numerically that every panel
 # aggregates the two instances correctly (sums are sums, ratios are ratios
 # of sums, per-instance panels filter by $instance, and $job removes
 # Prometheus's own series), and asserts the steady-state hit ratio and the

@@ -99,7 +99,7 @@ func checkHeap(ctx context.Context, c *client, cfg config, vars map[string]strin
 		return
 	}
 	v := float64(heap.Value)
-	detail := fmt.Sprintf("%s (%.0f bytes) from %s; bound %s", formatBytes(v), v, heapQuery, formatBytes(float64(cfg.heapMax)))
+	detail := fmt.Sprintf("%s (%.0f bytes) from %s; bound %s", formatUnit(v, "bytes"), v, heapQuery, formatUnit(float64(cfg.heapMax), "bytes"))
 	r.line(v < float64(cfg.heapMax), what, detail)
 	r.summary = append(r.summary, what+" = "+detail)
 }

@@ -1,9 +1,8 @@
 // Command promcheck checks the bodypool Grafana dashboard against a running
-// Prometheus that has scraped one or more demo servers.
+// Prometheus that has scraped one or more demo servers. (The structure of
+// the dashboard JSON is linted by the tests of loadtest/fleet/dashboard.)
 //
-// It lints the dashboard JSON (dashboard.go: datasource variable, interval
-// variables, job, instance and pool filters, unique panel ids), checks that
-// every label_values() template variable has values
+// It checks that every label_values() template variable has values
 // (/api/v1/label/<name>/values), and evaluates the PromQL of every panel
 // target, Grafana's variables substituted (vars.go), at -to through
 // /api/v1/query: each must be accepted and return a sample that is not NaN.
@@ -40,14 +39,14 @@ import (
 )
 
 type config struct {
-	prom, dashboard                string
-	vars                           map[string]string
-	rateInterval, interval, warmup time.Duration
-	from, to                       time.Time
-	pool                           string
-	minHitRatio, minGets           float64
-	heapMax                        demo.Size
-	svg, instances, jobFilter      string
+	prom, dashboard           string
+	vars                      map[string]string
+	warmup                    time.Duration
+	from, to                  time.Time
+	pool                      string
+	minHitRatio, minGets      float64
+	heapMax                   demo.Size
+	svg, instances, jobFilter string
 }
 
 func main() {
@@ -62,10 +61,8 @@ func main() {
 		cfg.vars[name] = value
 		return nil
 	})
-	flag.DurationVar(&cfg.rateInterval, "rate-interval", 15*time.Second, "value of $__rate_interval")
-	flag.DurationVar(&cfg.interval, "interval", 5*time.Second, "value of $__interval")
-	flag.Func("from", "start of the load run, Unix seconds or RFC 3339 (default: -to minus 2m); $__range is -to minus -from", timeFlag(&cfg.from))
-	flag.Func("to", "end of the load run and the evaluation time of every query (default: now)", timeFlag(&cfg.to))
+	flag.Func("from", "start of the load run in Unix seconds (default: -to minus 2m); $__range is -to minus -from", unixFlag(&cfg.from))
+	flag.Func("to", "end of the load run in Unix seconds, and the evaluation time of every query (default: now)", unixFlag(&cfg.to))
 	flag.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "part of the run after -from left out of the hit-ratio window")
 	flag.StringVar(&cfg.pool, "pool", "sized", "pool label value whose hit ratio is asserted (empty: skip the assertion)")
 	flag.Float64Var(&cfg.minHitRatio, "min-hit-ratio", 0.95, "lowest accepted steady-state hit ratio")
@@ -87,20 +84,13 @@ func main() {
 	os.Exit(code)
 }
 
-// timeFlag returns a flag.Func that sets *t from Unix seconds (with a
-// fraction) or RFC 3339.
-func timeFlag(t *time.Time) func(string) error {
+// unixFlag returns a flag.Func that sets *t from Unix seconds with a
+// fraction, as date +%s.%N prints them.
+func unixFlag(t *time.Time) func(string) error {
 	return func(s string) error {
-		if sec, err := strconv.ParseFloat(s, 64); err == nil {
-			*t = time.UnixMilli(int64(sec * 1000))
-			return nil
-		}
-		v, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return fmt.Errorf("want Unix seconds or RFC 3339, got %q", s)
-		}
-		*t = v
-		return nil
+		sec, err := strconv.ParseFloat(s, 64)
+		*t = time.UnixMilli(int64(sec * 1000))
+		return err
 	}
 }
 
@@ -123,7 +113,7 @@ func run(cfg config) (int, error) {
 	if rng < time.Second {
 		return 0, errors.New("-from must be at least a second before -to")
 	}
-	vars := builtinVars(cfg.rateInterval, cfg.interval, rng)
+	vars := builtinVars(rng)
 	maps.Copy(vars, cfg.vars)
 	c, err := newClient(cfg.prom)
 	if err != nil {
@@ -134,15 +124,6 @@ func run(cfg config) (int, error) {
 
 	fmt.Printf("promcheck: dashboard %q (%s), %d targets; Prometheus %s; evaluated at %s; run %s; vars %v\n",
 		d.Title, cfg.dashboard, len(d.targets), cfg.prom, cfg.to.UTC().Format(time.RFC3339), rng, cfg.vars)
-
-	fmt.Println("== dashboard lint")
-	probs := lint(d)
-	if len(probs) == 0 {
-		r.line(true, "lint", fmt.Sprintf("%d panels, %d targets, %d variables", len(d.panels), len(d.targets), len(d.Templating.List)))
-	}
-	for _, p := range probs {
-		r.line(false, "lint", p)
-	}
 
 	fmt.Println("== template variables")
 	for _, v := range d.Templating.List {

@@ -102,7 +102,7 @@ func panelPlot(p panel, from, to time.Time, lines []line) *plot.Plot {
 		ticks := plot.DefaultTicks{}.Ticks(lo, hi)
 		for i := range ticks {
 			if ticks[i].Label != "" {
-				ticks[i].Label = fmtUnit(ticks[i].Value, unit)
+				ticks[i].Label = formatUnit(ticks[i].Value, unit)
 			}
 		}
 		return ticks
@@ -124,7 +124,7 @@ func panelPlot(p panel, from, to time.Time, lines []line) *plot.Plot {
 			}
 		}
 		if i < maxLegend {
-			pl.Legend.Add(fmt.Sprintf("%.40s (last %s)", l.name, fmtUnit(l.last, unit)), &plotter.Line{LineStyle: style})
+			pl.Legend.Add(fmt.Sprintf("%.40s (last %s)", l.name, formatUnit(l.last, unit)), &plotter.Line{LineStyle: style})
 		}
 	}
 	if len(lines) > maxLegend {
@@ -143,52 +143,36 @@ func panelPlot(p panel, from, to time.Time, lines []line) *plot.Plot {
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// fmtUnit formats an axis or legend value in the panel's Grafana unit.
-func fmtUnit(v float64, unit string) string {
+// formatUnit writes v in the Grafana unit of a panel, as a number of
+// three significant digits: seconds as a duration, percentunit as a
+// percentage, bytes in binary multiples (KiB, MiB, GiB), other figures in
+// decimal ones (k, M, G), and the rate units (those ending in "ps", such as
+// Bps, reqps or ops) with "/s".
+func formatUnit(v float64, unit string) string {
 	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case unit == "bytes":
-		return formatBytes(v)
-	case unit == "Bps" || unit == "binBps":
-		return formatBytes(v) + "/s"
+	case !finite(v):
+		return strconv.FormatFloat(v, 'f', -1, 64)
 	case unit == "percentunit":
 		return fmt.Sprintf("%.1f%%", v*100)
 	case unit == "s":
 		return time.Duration(v * float64(time.Second)).Round(time.Microsecond).String()
-	case unit == "reqps" || unit == "ops" || unit == "cps":
-		return compact(v) + "/s"
 	}
-	return compact(v)
-}
-
-// compact writes v with three significant digits, from ten thousand up
-// with a suffix k, M or G.
-func compact(v float64) string {
-	switch a := math.Abs(v); {
-	case a == 0 || math.IsInf(a, 1) || math.IsNaN(a):
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case a >= 1e9:
-		return compact(v/1e9) + "G"
-	case a >= 1e6:
-		return compact(v/1e6) + "M"
-	case a >= 1e4:
-		return compact(v/1e3) + "k"
-	default:
-		return strconv.FormatFloat(v, 'f', max(2-int(math.Floor(math.Log10(a))), 0), 64)
+	base, multiples := 1000.0, []string{"", "k", "M", "G"}
+	switch unit {
+	case "bytes", "Bps", "binBps":
+		base, multiples = 1024, []string{"B", "KiB", "MiB", "GiB"}
 	}
-}
-
-// formatBytes writes a number of bytes in binary units, as Grafana's
-// bytes unit does.
-func formatBytes(f float64) string {
-	for _, u := range []struct {
-		name string
-		mult float64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if math.Abs(f) >= u.mult {
-			return fmt.Sprintf("%.1f%s", f/u.mult, u.name)
-		}
+	i := 0
+	for ; i < len(multiples)-1 && math.Abs(v) >= base; i++ {
+		v /= base
 	}
-	return fmt.Sprintf("%.0fB", f)
+	digits := 0
+	if v != 0 {
+		digits = max(2-int(math.Floor(math.Log10(math.Abs(v)))), 0)
+	}
+	rate := ""
+	if strings.HasSuffix(unit, "ps") {
+		rate = "/s"
+	}
+	return strconv.FormatFloat(v, 'f', digits, 64) + multiples[i] + rate
 }

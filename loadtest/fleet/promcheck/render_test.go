@@ -14,30 +14,42 @@ import (
 	"gonum.org/v1/plot/plotutil"
 )
 
-func TestCompact(t *testing.T) {
+func TestFormatUnit(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		v    float64
+		unit string
 		want string
 	}{
-		{0, "0"},
-		{1, "1.00"},
-		{0.0345, "0.0345"},
-		{12.345, "12.3"},
-		{999, "999"},
-		{9999, "9999"},
-		{12345, "12.3k"},
-		{1.5e6, "1.50M"},
-		{2.25e9, "2.25G"},
-		{0.00012, "0.000120"},
-		{-0.5, "-0.500"},
-		{math.Inf(1), "+Inf"},
-		{math.Inf(-1), "-Inf"},
-		{math.NaN(), "NaN"},
+		{0, "short", "0"},
+		{1, "short", "1.00"},
+		{0.0345, "short", "0.0345"},
+		{12.345, "short", "12.3"},
+		{999, "short", "999"},
+		{1500, "ops", "1.50k/s"},
+		{12345, "short", "12.3k"},
+		{25000, "reqps", "25.0k/s"},
+		{1.5e6, "short", "1.50M"},
+		{2.25e9, "short", "2.25G"},
+		{2.5e12, "short", "2500G"},
+		{0.00012, "short", "0.000120"},
+		{-0.5, "short", "-0.500"},
+		{0.5, "percentunit", "50.0%"},
+		{512, "bytes", "512B"},
+		{3 << 20, "bytes", "3.00MiB"},
+		{256 << 20, "bytes", "256MiB"},
+		{2048, "binBps", "2.00KiB/s"},
+		{0.0004, "s", "400µs"},
+		{1.5, "s", "1.5s"},
+		{0.00123456, "s", "1.235ms"},
+		{math.Inf(1), "short", "+Inf"},
+		{math.Inf(-1), "bytes", "-Inf"},
+		{math.NaN(), "short", "NaN"},
+		{math.NaN(), "percentunit", "NaN"},
 	}
 	for _, tt := range tests {
-		if got := compact(tt.v); got != tt.want {
-			t.Errorf("compact(%v) = %q, want %q", tt.v, got, tt.want)
+		if got := formatUnit(tt.v, tt.unit); got != tt.want {
+			t.Errorf("formatUnit(%v, %q) = %q, want %q", tt.v, tt.unit, got, tt.want)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -35,19 +34,21 @@ func substitute(expr string, vars map[string]string) (string, error) {
 	return out, nil
 }
 
-// builtinVars returns Grafana's global interval variables for the given
-// rate interval, interval and dashboard range, durations written as
-// PromQL writes them.
-func builtinVars(rateInterval, interval, rng time.Duration) map[string]string {
-	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+// The values promcheck gives Grafana's $__rate_interval and $__interval,
+// which Grafana computes from the scrape interval and the panel's width:
+// fixed here, several times the 1s scrape interval of e2e.sh.
+const (
+	rateInterval = 15 * time.Second
+	interval     = 5 * time.Second
+)
+
+// builtinVars returns Grafana's global interval variables for the dashboard
+// range rng, durations written as PromQL writes them.
+func builtinVars(rng time.Duration) map[string]string {
 	return map[string]string{
-		"__rate_interval":    model.Duration(rateInterval).String(),
-		"__rate_interval_ms": ms(rateInterval),
-		"__interval":         model.Duration(interval).String(),
-		"__interval_ms":      ms(interval),
-		"__range":            model.Duration(rng).String(),
-		"__range_s":          strconv.FormatInt(int64(rng/time.Second), 10),
-		"__range_ms":         ms(rng),
+		"__rate_interval": model.Duration(rateInterval).String(),
+		"__interval":      model.Duration(interval).String(),
+		"__range":         model.Duration(rng).String(),
 	}
 }
 
