@@ -44,6 +44,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -178,18 +179,8 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "abtest: writing the report: %v\n", err)
 		return 1
 	}
-	verdicts := abtest.Verdicts(res)
-	met := 0
-	for _, v := range verdicts {
-		if v.Status == "met" {
-			met++
-		}
-	}
-	fmt.Fprintf(stderr, "load average after: %s\nwrote %s/report.md, results.json and %d charts\ntargets met: %d of %d judged\n",
-		res.Meta.LoadAfter, *out, len(abtest.Charts(res)), met, len(verdicts))
-	for _, v := range verdicts {
-		fmt.Fprintf(stderr, "  %-6s %-7s %s: ratio %.3g %s\n", v.Status, v.Target.Workload, v.Target, v.Ratio.Median, v.Note)
-	}
+	fmt.Fprintf(stderr, "load average after: %s\nwrote %s/report.md, results.json and the charts\n%s\n",
+		res.Meta.LoadAfter, *out, abtest.Headline(res))
 	failed := 0
 	for _, r := range res.Runs {
 		failed += r.Failed()
@@ -204,7 +195,7 @@ func run(args []string, stderr io.Writer) int {
 	case failed > 0:
 		fmt.Fprintf(stderr, "abtest: %d requests failed\n", failed)
 		return 1
-	case *strict && met < len(verdicts):
+	case *strict && slices.ContainsFunc(abtest.Verdicts(res), func(v abtest.Verdict) bool { return v.Status != abtest.StatusMet }):
 		return 3
 	}
 	return 0

@@ -255,13 +255,13 @@ var targets = func() []target {
 
 // Verdict statuses.
 const (
-	statusMet    = "met"
-	statusMissed = "missed"
+	StatusMet    = "met"
+	StatusMissed = "missed"
 	statusNotRun = "not run"
 )
 
-// verdict is the outcome of one target.
-type verdict struct {
+// A Verdict is the outcome of one target.
+type Verdict struct {
 	Target   target
 	Ratio    spread  // over rounds
 	Subject  float64 // median figure of Target.Mode
@@ -272,8 +272,8 @@ type verdict struct {
 
 // Verdicts judges every target whose workload and modes ran, in the order
 // of the targets.
-func Verdicts(res *Results) []verdict {
-	var out []verdict
+func Verdicts(res *Results) []Verdict {
+	var out []Verdict
 	for _, t := range targets {
 		if v := evaluate(res.Runs, t); v.Status != statusNotRun {
 			out = append(out, v)
@@ -285,8 +285,8 @@ func Verdicts(res *Results) []verdict {
 // evaluate judges t on the median over rounds of the paired ratios. A
 // target is missed when any run involved had a failed request, and it
 // notes the rounds that disagree with the median.
-func evaluate(runs []measurement, t target) verdict {
-	v := verdict{Target: t, Status: statusNotRun}
+func evaluate(runs []measurement, t target) Verdict {
+	v := Verdict{Target: t, Status: statusNotRun}
 	m := metricByKey(t.Metric)
 	against := []string{t.Against}
 	if t.Against == bestPeer {
@@ -306,14 +306,14 @@ func evaluate(runs []measurement, t target) verdict {
 	v.Ratio = spreadOf(rs)
 	switch {
 	case errs > 0:
-		v.Status, v.Note = statusMissed, fmt.Sprintf("%d failed requests in these runs", errs)
+		v.Status, v.Note = StatusMissed, fmt.Sprintf("%d failed requests in these runs", errs)
 		return v
 	case v.Ratio.N == 0 && t.Op != ">=" && sv.Max == 0:
 		// 0 of 0: nothing to be lower than, and nothing could be lower.
-		v.Status, v.Note = statusMet, fmt.Sprintf("%s was 0 in both modes", m.Name)
+		v.Status, v.Note = StatusMet, fmt.Sprintf("%s was 0 in both modes", m.Name)
 		return v
 	case v.Ratio.N == 0:
-		v.Status, v.Note = statusMissed, "no ratio: the baseline figure was 0"
+		v.Status, v.Note = StatusMissed, "no ratio: the baseline figure was 0"
 		return v
 	}
 	holds := 0
@@ -323,12 +323,12 @@ func evaluate(runs []measurement, t target) verdict {
 		}
 	}
 	if t.Holds(v.Ratio.Median) {
-		v.Status = statusMet
+		v.Status = StatusMet
 		if holds < v.Ratio.N {
 			v.Note = fmt.Sprintf("met by the median, missed in %d of %d rounds", v.Ratio.N-holds, v.Ratio.N)
 		}
 	} else {
-		v.Status = statusMissed
+		v.Status = StatusMissed
 		if holds > 0 {
 			v.Note = fmt.Sprintf("missed by the median, met in %d of %d rounds", holds, v.Ratio.N)
 		}

@@ -120,15 +120,15 @@ func TestEvaluate(t *testing.T) {
 		median     float64
 		note       string
 	}{
-		{"met every round", alloc, []float64{5, 6, 4}, []float64{100, 100, 100}, 0, statusMet, 0.05, ""},
-		{"missed", alloc, []float64{50, 60, 40}, []float64{100, 100, 100}, 0, statusMissed, 0.5, ""},
-		{"met by median only", alloc, []float64{5, 20, 8}, []float64{100, 100, 100}, 0, statusMet, 0.08, "missed in 1 of 3 rounds"},
-		{"missed by median only", alloc, []float64{5, 20, 18}, []float64{100, 100, 100}, 0, statusMissed, 0.18, "met in 1 of 3 rounds"},
-		{"pairs by round", tput, []float64{130, 260, 390}, []float64{100, 200, 300}, 0, statusMet, 1.3, ""},
-		{"higher needed", tput, []float64{110, 110, 110}, []float64{100, 100, 100}, 0, statusMissed, 1.1, ""},
-		{"errors miss", alloc, []float64{1, 1, 1}, []float64{100, 100, 100}, 2, statusMissed, 0.01, "failed requests"},
-		{"zero of zero", tgt("mixed", "gc", "sized", "off", "<=", 0.1), []float64{0, 0, 0}, []float64{0, 0, 0}, 0, statusMet, math.NaN(), "0 in both modes"},
-		{"some of zero", tgt("mixed", "gc", "sized", "off", "<=", 0.1), []float64{1, 0, 0}, []float64{0, 0, 0}, 0, statusMissed, math.NaN(), "baseline figure was 0"},
+		{"met every round", alloc, []float64{5, 6, 4}, []float64{100, 100, 100}, 0, StatusMet, 0.05, ""},
+		{"missed", alloc, []float64{50, 60, 40}, []float64{100, 100, 100}, 0, StatusMissed, 0.5, ""},
+		{"met by median only", alloc, []float64{5, 20, 8}, []float64{100, 100, 100}, 0, StatusMet, 0.08, "missed in 1 of 3 rounds"},
+		{"missed by median only", alloc, []float64{5, 20, 18}, []float64{100, 100, 100}, 0, StatusMissed, 0.18, "met in 1 of 3 rounds"},
+		{"pairs by round", tput, []float64{130, 260, 390}, []float64{100, 200, 300}, 0, StatusMet, 1.3, ""},
+		{"higher needed", tput, []float64{110, 110, 110}, []float64{100, 100, 100}, 0, StatusMissed, 1.1, ""},
+		{"errors miss", alloc, []float64{1, 1, 1}, []float64{100, 100, 100}, 2, StatusMissed, 0.01, "failed requests"},
+		{"zero of zero", tgt("mixed", "gc", "sized", "off", "<=", 0.1), []float64{0, 0, 0}, []float64{0, 0, 0}, 0, StatusMet, math.NaN(), "0 in both modes"},
+		{"some of zero", tgt("mixed", "gc", "sized", "off", "<=", 0.1), []float64{1, 0, 0}, []float64{0, 0, 0}, 0, StatusMissed, math.NaN(), "baseline figure was 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,7 +187,7 @@ func TestVerdictsAndFigures(t *testing.T) {
 	}
 	met := 0
 	for _, v := range vs {
-		if v.Status == statusMet {
+		if v.Status == StatusMet {
 			met++
 		}
 	}
@@ -241,7 +241,7 @@ func TestBestPeerAndSlack(t *testing.T) {
 		t.Errorf("round 1: peak RSS ratio to the best peer %v, want %v", rss[0], want)
 	}
 	v := evaluate(res.Runs, target{Workload: "S1-c64", Metric: "throughput", Mode: "sized", Against: bestPeer, Op: ">=", Limit: 1})
-	if v.Status != statusMet || math.Abs(v.Ratio.Median-1.1) > 1e-9 || v.Baseline != 80 {
+	if v.Status != StatusMet || math.Abs(v.Ratio.Median-1.1) > 1e-9 || v.Baseline != 80 {
 		t.Errorf("verdict %+v, want met at 1.1 with a median best peer of 80", v)
 	}
 
@@ -249,7 +249,7 @@ func TestBestPeerAndSlack(t *testing.T) {
 	for _, tt := range []struct {
 		sized float64
 		want  string
-	}{{104, statusMet}, {105, statusMissed}} {
+	}{{104, StatusMet}, {105, StatusMissed}} {
 		v := evaluate(fixture{workloads: []string{"S1-c64"}, modes: []string{"off", "sized"}, rounds: 1,
 			value: func(_, mode string, _ int) float64 {
 				if mode == "sized" {

@@ -56,12 +56,14 @@ func WriteReport(dir string, res *Results) error {
 	return nil
 }
 
-// headline is the report's one-line verdict.
-func headline(res *Results, verdicts []verdict) string {
+// Headline is the report's one-line verdict: how many targets were met
+// and which were missed.
+func Headline(res *Results) string {
 	var b strings.Builder
+	verdicts := Verdicts(res)
 	var missed []string
 	for _, v := range verdicts {
-		if v.Status == statusMissed {
+		if v.Status == StatusMissed {
 			missed = append(missed, v.Target.Workload+": "+v.Target.String())
 		}
 	}
@@ -151,13 +153,12 @@ func columns(runs []measurement, w string) []metric {
 // WriteReport writes beside it.
 func markdown(res *Results, charts []namedChart) string {
 	var b strings.Builder
-	verdicts := Verdicts(res)
-	fmt.Fprintf(&b, "# bodypool A/B load test: demo-server pool modes\n\n**%s**\n\n> %s\n\n", headline(res, verdicts), sharedMachineNote)
+	fmt.Fprintf(&b, "# bodypool A/B load test: demo-server pool modes\n\n**%s**\n\n> %s\n\n", Headline(res), sharedMachineNote)
 	fmt.Fprintf(&b, "## Targets\n\n%s\n\n", targetsText)
 	var rows [][]string
-	for _, v := range verdicts {
+	for _, v := range Verdicts(res) {
 		status := v.Status
-		if status == statusMissed {
+		if status == StatusMissed {
 			status = "MISSED"
 		}
 		if v.Note != "" {

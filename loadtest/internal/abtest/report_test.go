@@ -141,14 +141,14 @@ func TestWriteReport(t *testing.T) {
 func TestHeadline(t *testing.T) {
 	t.Parallel()
 	res := sampleResults()
-	if h := headline(res, Verdicts(res)); !strings.Contains(h, "missed: mixed: sized/off throughput ratio ≥ 1.20") || !strings.Contains(h, "not judged") {
+	if h := Headline(res); !strings.Contains(h, "missed: mixed: sized/off throughput ratio ≥ 1.20") || !strings.Contains(h, "not judged") {
 		t.Errorf("headline %q", h)
 	}
 	res.Meta.Interrupted = true
-	if h := headline(res, Verdicts(res)); !strings.Contains(h, "interrupted") {
+	if h := Headline(res); !strings.Contains(h, "interrupted") {
 		t.Errorf("headline of an interrupted run: %q", h)
 	}
-	if h := headline(&Results{}, nil); !strings.Contains(h, "No target could be judged") {
+	if h := Headline(&Results{}); !strings.Contains(h, "No target could be judged") {
 		t.Errorf("headline of nothing: %q", h)
 	}
 }
