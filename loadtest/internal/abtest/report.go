@@ -1,6 +1,7 @@
 package abtest
 
 import (
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,28 +11,15 @@ import (
 	"time"
 )
 
-// sharedMachineNote is stated in every report.
-const sharedMachineNote = "The load generator and the server share one 2-core machine, so absolute numbers " +
-	"(requests per second, milliseconds) are not targets and only compare within this run; the targets judge " +
-	"ratios between modes measured in the same round."
-
-// modeMeanings says what each pool mode of the demo server is, in the
-// order of demo.Modes.
-var modeMeanings = []string{
-	"`off`: no bodypool middleware: Echo's BodyLimit and io.ReadAll in the handler (what most servers do)",
-	"`none`: the bodypool middleware with fresh memory for every body (the cost of the middleware alone)",
-	"`syncpool`: the middleware over one sync.Pool of bytes.Buffer for all sizes (the naive pool)",
-	"`calibrated`: the middleware over valyala/bytebufferpool (one pool that calibrates its sizes)",
-	"`sized`: the middleware over bufpool: size classes, bounded idle memory",
-}
-
-// targetsText states the targets in the report.
-const targetsText = "For `sized` against `off` on the medium, large and mixed workloads: allocated bytes per request ratio ≤ 0.10, " +
-	"GC cycles per 1,000 requests ratio ≤ 0.10, throughput ratio ≥ 1.2, p99 latency ratio ≤ 1.0, peak RSS ratio ≤ 1.0; " +
-	"and on the mixed workload `sized` lower than `calibrated` and `syncpool` in allocated bytes per request and peak RSS. " +
-	"Scenarios (issue 14): S1 at 64 and 256 connections, `sized` throughput ≥ 1.0 × the best peer, peak RSS ≤ 0.9 × `off` and below both peers, " +
-	"allocated bytes per request ≤ 0.02 × `off`; S2, peak RSS below both peers and ≤ 1.0 × `off`, heap in use 5 s after the spike ≤ `off`'s + " +
-	"the default MaxIdleBytes (64 MiB), RSS 30 s after the spike ≤ 1.5 × `off`'s; S3, `sized` ≥ `off` in throughput and ≤ in peak RSS."
+// The report's fixed text: the shared-machine note and the targets,
+// which open it, and the modes and the method, which its setup lists
+// after the figures of the run.
+var (
+	//go:embed report_targets.md
+	targetsText string
+	//go:embed report_method.md
+	methodText string
+)
 
 // WriteReport writes results.json, report.md and one SVG chart per
 // workload into dir, creating it if needed.
@@ -106,15 +94,6 @@ func setup(res *Results) []string {
 		fmt.Sprintf("Each run: a fresh `demo-server -pool MODE` process on 127.0.0.1, %d warm-up requests (not counted), then %d measured POST /echo requests from %d keep-alive connections (a scenario's own connections and requests where its description says); %s, seed %d.",
 			m.Warmup, m.Requests, m.Concurrency, rounds, m.Seed),
 		"Server: " + m.ServerBuild + ".",
-		"Order: each round runs every workload, and within it every mode, starting with a different mode each round, so machine drift spreads over all modes.",
-		"Every response is checked: status 200, the echoed length, and a CRC-32C of the echoed bytes. Errors count failed requests, warm-up included.",
-		"Throughput: measured requests ÷ their wall time. Latency: from sending a request to reading the last byte of its echo, nearest-rank percentiles.",
-		"Allocated bytes per request: the growth of the server's go_memstats_alloc_bytes_total over the measured requests, less the cost of one /metrics scrape (taken from two scrapes back to back), ÷ requests.",
-		"GC cycles per 1,000 requests: the growth of go_gc_duration_seconds_count × 1,000 ÷ requests. CPU µs/req: the growth of process_cpu_seconds_total (10 ms resolution) ÷ requests.",
-		"Peak RSS: the server's VmHWM from /proc/PID/status just before it is stopped, so over its whole life: start, warm-up and load.",
-		"Pool hits: the share of the middleware's buffer gets served from idle memory (bufpool_hits_total ÷ bufpool_gets_total); mode off has no middleware.",
-		"Ratios: a mode's figure ÷ that of mode off in the same round and workload; tables give the median over rounds and (min–max). Verdicts judge the median ratio.",
-		"Best peer: the better of calibrated and syncpool by its median over rounds (the pool a user would pick instead), chosen per workload and metric; ratios to it are taken in the same round. (Taking the better of the two figures in each round would compare sized with the best of two noisy samples, a bias of several percent against it.)",
 	}
 	if len(m.SpikeWaits) > 0 {
 		var waits []string
@@ -153,8 +132,7 @@ func columns(runs []measurement, w string) []metric {
 // WriteReport writes beside it.
 func markdown(res *Results, charts []namedChart) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# bodypool A/B load test: demo-server pool modes\n\n**%s**\n\n> %s\n\n", Headline(res), sharedMachineNote)
-	fmt.Fprintf(&b, "## Targets\n\n%s\n\n", targetsText)
+	fmt.Fprintf(&b, "# bodypool A/B load test: demo-server pool modes\n\n**%s**\n\n%s\n", Headline(res), targetsText)
 	var rows [][]string
 	for _, v := range Verdicts(res) {
 		status := v.Status
@@ -173,11 +151,7 @@ func markdown(res *Results, charts []namedChart) string {
 	}
 	writeTable(&b, "llrrrl", rows, "workload", "target", "sized", "compared with", "ratio: median (min–max)", "verdict")
 
-	b.WriteString("## Modes\n\n")
-	for _, line := range modeMeanings {
-		fmt.Fprintf(&b, "- %s.\n", line)
-	}
-	b.WriteString("\n## Setup and method\n\n")
+	b.WriteString(methodText)
 	for _, line := range setup(res) {
 		fmt.Fprintf(&b, "- %s\n", line)
 	}
