@@ -304,30 +304,26 @@ func evaluate(runs []measurement, t target) Verdict {
 	v.Subject, v.Baseline = sv.Median, figures(runs, t.Workload, t.Against, m).Median
 	rs := ratios(runs, t.Workload, t.Mode, t.Against, m, t.Slack)
 	v.Ratio = spreadOf(rs)
-	switch {
-	case errs > 0:
-		v.Status, v.Note = StatusMissed, fmt.Sprintf("%d failed requests in these runs", errs)
-		return v
-	case v.Ratio.N == 0 && t.Op != ">=" && sv.Max == 0:
-		// 0 of 0: nothing to be lower than, and nothing could be lower.
-		v.Status, v.Note = StatusMet, fmt.Sprintf("%s was 0 in both modes", m.Name)
-		return v
-	case v.Ratio.N == 0:
-		v.Status, v.Note = StatusMissed, "no ratio: the baseline figure was 0"
-		return v
-	}
 	holds := 0
 	for _, r := range rs {
 		if t.Holds(r) {
 			holds++
 		}
 	}
-	if t.Holds(v.Ratio.Median) {
+	switch {
+	case errs > 0:
+		v.Status, v.Note = StatusMissed, fmt.Sprintf("%d failed requests in these runs", errs)
+	case v.Ratio.N == 0 && t.Op != ">=" && sv.Max == 0:
+		// 0 of 0: nothing to be lower than, and nothing could be lower.
+		v.Status, v.Note = StatusMet, fmt.Sprintf("%s was 0 in both modes", m.Name)
+	case v.Ratio.N == 0:
+		v.Status, v.Note = StatusMissed, "no ratio: the baseline figure was 0"
+	case t.Holds(v.Ratio.Median):
 		v.Status = StatusMet
 		if holds < v.Ratio.N {
 			v.Note = fmt.Sprintf("met by the median, missed in %d of %d rounds", v.Ratio.N-holds, v.Ratio.N)
 		}
-	} else {
+	default:
 		v.Status = StatusMissed
 		if holds > 0 {
 			v.Note = fmt.Sprintf("missed by the median, met in %d of %d rounds", holds, v.Ratio.N)

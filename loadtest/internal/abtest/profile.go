@@ -19,14 +19,18 @@ import (
 // -allocs.pprof into dir and returns their paths, for go tool pprof. Spike
 // scenarios are profiled on their small phase only.
 func Profile(ctx context.Context, cfg Config, sc Scenario, dir string, seconds int) ([]string, error) {
-	if seconds < 1 || cfg.Requests < 1 || len(cfg.Modes) == 0 || cfg.ServerBin == "" {
-		return nil, fmt.Errorf("abtest: profile: want modes, a server, requests and seconds")
+	cfg.Scenarios, cfg.Rounds = []Scenario{sc}, 1
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if seconds < 1 {
+		return nil, fmt.Errorf("abtest: profile: %d seconds: want at least 1", seconds)
 	}
 	progress := cmp.Or[io.Writer](cfg.Progress, io.Discard)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	sc.Conns = cmp.Or(sc.Conns, cfg.Concurrency)
+	sc = cfg.scenarios()[0]
 	p := newPlan(sc.Size, cfg.Requests, cfg.Seed)
 	var files []string
 	for _, mode := range cfg.Modes {

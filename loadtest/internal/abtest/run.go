@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -166,20 +167,19 @@ loop:
 	return res, runErr
 }
 
+// progressLine writes the figures of a run as the report's columns name
+// them, and its failures.
 func progressLine(m measurement) string {
-	s := fmt.Sprintf("%7.0f req/s  p50 %6.2f ms  p99 %7.2f ms  alloc %8s/req  gc %6.1f/1k  peak RSS %6.1f MiB  cpu %6.0f µs/req",
-		m.Throughput, m.Latency.P50, m.Latency.P99, formatBytes(m.AllocPerRequest), m.GCPer1000,
-		float64(m.PeakRSSBytes)/mib, m.CPUPerRequestUs)
-	if sp := m.Spike; sp != nil {
-		s += fmt.Sprintf("  spike %d in %.1fs", sp.Requests, sp.Seconds)
-		for _, a := range sp.After {
-			s += fmt.Sprintf("  +%.0fs: RSS %.0f MiB heap %.0f MiB", a.AfterSeconds, float64(a.RSSBytes)/mib, a.HeapInUseBytes/mib)
+	var b strings.Builder
+	for _, mt := range metrics {
+		if v := mt.Of(m); !math.IsNaN(v) {
+			fmt.Fprintf(&b, "  %s %s", mt.format(v), mt.Column)
 		}
 	}
 	if n := m.Failed(); n > 0 {
-		s += fmt.Sprintf("  ERRORS %d (%s)", n, m.FirstError)
+		fmt.Fprintf(&b, "  ERRORS %d (%s)", n, m.FirstError)
 	}
-	return s
+	return b.String()
 }
 
 // startServer starts a fresh demo server in mode with extra flags, over
@@ -217,12 +217,10 @@ func runOne(ctx context.Context, cfg Config, mode string, r *run, round int) (me
 	defer d.close()
 	m.PID = srv.PID()
 
-	if cfg.Warmup > 0 {
-		w := d.run(ctx, 0, cfg.Warmup)
-		m.WarmupErrors = w.Errors
-		if w.FirstError != "" {
-			m.FirstError = "warm-up: " + w.FirstError
-		}
+	w := d.run(ctx, 0, cfg.Warmup)
+	m.WarmupErrors = w.Errors
+	if w.FirstError != "" {
+		m.FirstError = "warm-up: " + w.FirstError
 	}
 	var spikeEnd time.Time
 	if r.spike != nil {
