@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,36 +49,24 @@ const (
 )
 
 // newDriver returns a driver of conns connections to the loopback server
-// at baseURL (http://host:port), with streams requests in flight on each over h2c, or one over
-// HTTP/1.1 when streams is 0, whose requests end with ctx.
+// at baseURL (http://host:port), with streams requests in flight on each
+// over h2c, or one over HTTP/1.1 when streams is 0, whose requests end with
+// ctx. Each connection has a transport of its own, limited to it: a shared
+// h2c transport would put every stream on one connection.
 func newDriver(ctx context.Context, baseURL string, plan *plan, conns, streams int) (*driver, error) {
 	d := &driver{plan: plan}
-	host := strings.TrimPrefix(baseURL, "http://")
-	var clients []*http.Client
+	// A write buffer that holds the largest request keeps net/http from
+	// handing an HTTP/1.1 body to the connection's ReadFrom, which copies
+	// through a fresh 32 KiB buffer per request.
+	writeBuffer := min(plan.MaxSize+16<<10, maxWriteBuffer)
 	if streams > 0 {
-		// Connections of their own, each carrying its streams: a pooling
-		// transport would put every stream on one connection.
-		tr := newTransport(conns, 0, true)
-		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		for range conns {
-			cc, err := tr.NewClientConn(dctx, "http", host)
-			if err != nil {
-				d.close()
-				return nil, fmt.Errorf("abtest: h2c connection to %s: %w", host, err)
-			}
-			d.closers = append(d.closers, func() { cc.Close() })
-			for range streams {
-				clients = append(clients, &http.Client{Transport: cc})
-			}
-		}
-	} else {
-		// A write buffer that holds the largest request keeps net/http from
-		// handing the body to the connection's ReadFrom, which copies through
-		// a fresh 32 KiB buffer per request.
-		c := &http.Client{Transport: newTransport(conns, min(plan.MaxSize+16<<10, maxWriteBuffer), false)}
+		writeBuffer = 0
+	}
+	var clients []*http.Client
+	for range conns {
+		c := &http.Client{Transport: newTransport(writeBuffer, streams > 0)}
 		d.closers = append(d.closers, c.CloseIdleConnections)
-		for range conns {
+		for range max(streams, 1) {
 			clients = append(clients, c)
 		}
 	}
@@ -201,12 +188,12 @@ func readChecksum(r io.Reader, buf []byte, limit int) (int, uint32, error) {
 	return int(n), h.Sum32(), err
 }
 
-// newTransport returns the client transport for conns connections to one
+// newTransport returns the client transport of one connection to a
 // loopback server: keep-alive, no proxy, no transparent compression, and
-// a write buffer of writeBuffer bytes per connection. It speaks HTTP/1.1,
+// a write buffer of writeBuffer bytes. It speaks HTTP/1.1,
 // or with h2c HTTP/2 without TLS (prior knowledge, as the demo server's
 // -h2c serves it), and refuses to dial anything but a loopback address.
-func newTransport(conns, writeBuffer int, h2c bool) *http.Transport {
+func newTransport(writeBuffer int, h2c bool) *http.Transport {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -215,9 +202,9 @@ func newTransport(conns, writeBuffer int, h2c bool) *http.Transport {
 			}
 			return dialer.DialContext(ctx, network, addr)
 		},
-		MaxIdleConns:          conns,
-		MaxIdleConnsPerHost:   conns,
-		MaxConnsPerHost:       conns,
+		MaxIdleConns:          1,
+		MaxIdleConnsPerHost:   1,
+		MaxConnsPerHost:       1,
 		IdleConnTimeout:       30 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second,
 		DisableCompression:    true,

@@ -62,7 +62,7 @@ func profileOne(ctx context.Context, cfg Config, mode string, sc Scenario, p *pl
 	if l := d.run(ctx, 0, cfg.Warmup); l.Errors > 0 {
 		return 0, fmt.Errorf("warm-up: %d errors: %s", l.Errors, l.FirstError)
 	}
-	client := &http.Client{Transport: newTransport(1, 0, false)}
+	client := &http.Client{Transport: newTransport(0, false)}
 	defer client.CloseIdleConnections()
 	// fetch writes the body of GET srv.URL/debug/pprof/path into base-name.pprof.
 	fetch := func(path, name string) error {

@@ -267,7 +267,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestTransportRefusesOtherAddresses(t *testing.T) {
 	t.Parallel()
-	tr := newTransport(1, 0, false)
+	tr := newTransport(0, false)
 	_, err := tr.DialContext(context.Background(), "tcp", "10.1.2.3:80")
 	if !errors.Is(err, errNotLoopback) {
 		t.Errorf("dial of 10.1.2.3: err = %v, want errNotLoopback", err)
