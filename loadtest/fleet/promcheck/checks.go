@@ -12,8 +12,7 @@ import (
 // report prints one line per check and keeps the tally.
 type report struct {
 	ok, failed int
-	failures   []string
-	summary    []string // lines printed again at the end
+	failures   []string // printed again at the end
 }
 
 func (r *report) line(ok bool, what, detail string) {
@@ -75,14 +74,12 @@ func checkHitRatio(ctx context.Context, c *client, cfg config, r *report) {
 	}
 	if err != nil {
 		r.line(false, what, err.Error())
-		r.summary = append(r.summary, what+": not measured")
 		return
 	}
 	ratio := float64(hits.Value / gets.Value) // NaN without gets
 	detail := fmt.Sprintf("%.4f over %s after a %s warm-up (%.0f hits / %.0f gets; want >= %.2f with >= %.0f gets)",
 		ratio, w, cfg.warmup, float64(hits.Value), float64(gets.Value), cfg.minHitRatio, cfg.minGets)
 	r.line(float64(gets.Value) >= cfg.minGets && ratio >= cfg.minHitRatio, what, detail)
-	r.summary = append(r.summary, what+" = "+detail)
 }
 
 // heapQuery is the largest heap in use of the scraped processes over the
@@ -95,11 +92,9 @@ func checkHeap(ctx context.Context, c *client, cfg config, vars map[string]strin
 	heap, err := first(ctx, c, heapQuery, vars, cfg.to)
 	if err != nil {
 		r.line(false, what, err.Error())
-		r.summary = append(r.summary, what+": not measured")
 		return
 	}
 	v := float64(heap.Value)
 	detail := fmt.Sprintf("%s (%.0f bytes) from %s; bound %s", formatUnit(v, "bytes"), v, heapQuery, formatUnit(float64(cfg.heapMax), "bytes"))
 	r.line(v < float64(cfg.heapMax), what, detail)
-	r.summary = append(r.summary, what+" = "+detail)
 }

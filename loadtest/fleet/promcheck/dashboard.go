@@ -37,8 +37,7 @@ type target struct {
 // variable is a template variable.
 type variable struct {
 	Name, Type string
-	Definition string // the query as text; Query's when empty
-	Query      any    // a string, or in newer exports an object beside Definition
+	Definition string // the query as text (query may be an object)
 }
 
 // parseDashboard decodes a dashboard and lists its panels and targets.
@@ -47,11 +46,6 @@ func parseDashboard(data []byte) (*dashboard, error) {
 	var d dashboard
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, fmt.Errorf("dashboard JSON: %w", err)
-	}
-	for i, v := range d.Templating.List {
-		if s, ok := v.Query.(string); ok && v.Definition == "" {
-			d.Templating.List[i].Definition = s
-		}
 	}
 	for _, row := range d.Panels {
 		for _, p := range append([]panel{row}, row.Panels...) {

@@ -291,18 +291,15 @@ func (f *fleet) checkPerInstance(ctx context.Context, what, expr string) {
 		f.r.line(false, what+" job filter", err.Error())
 		return
 	}
-	job := fmt.Sprintf("job=%q", f.jobFilter)
-	leaked, others := 0, 0
-	for k := range all {
-		if !strings.Contains(k, job) {
-			leaked++
+	otherJobs := func(r result) (n int) {
+		for k := range r {
+			if !strings.Contains(k, fmt.Sprintf("job=%q", f.jobFilter)) {
+				n++
+			}
 		}
+		return n
 	}
-	for k := range unfiltered {
-		if !strings.Contains(k, job) {
-			others++
-		}
-	}
+	leaked, others := otherJobs(all), otherJobs(unfiltered)
 	f.r.line(leaked == 0 && others > 0, what+" job filter", fmt.Sprintf(
 		"$job=%s: %d series of other jobs with it (want 0), %d without it (want > 0, or the filter is not shown to work)", f.jobFilter, leaked, others))
 }
@@ -325,5 +322,4 @@ func runFleet(ctx context.Context, c *client, d *dashboard, vars map[string]stri
 	detail := fmt.Sprintf("%d targets over %d instances; %d sums with non-zero values on 2+ instances (want >= %d)",
 		n, len(instances), f.evidence, minFleetEvidence)
 	r.line(f.evidence >= minFleetEvidence, "fleet evidence", detail)
-	r.summary = append(r.summary, "fleet: "+detail)
 }

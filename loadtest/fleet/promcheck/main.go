@@ -13,8 +13,9 @@
 // bound on the scraped processes' heap in use (below -heap-max, default
 // 256MiB) (checks.go), and with -svg draws every panel (render.go).
 //
-// It prints one OK or FAIL line per check and a summary, and exits 1 when
-// any check failed, 2 on a usage or setup error.
+// It prints one OK or FAIL line per check, then the tally and the failed
+// checks again, and exits 1 when any check failed, 2 on a usage or setup
+// error.
 //
 // Usage:
 //
@@ -61,8 +62,8 @@ func main() {
 		cfg.vars[name] = value
 		return nil
 	})
-	flag.Func("from", "start of the load run in Unix seconds (default: -to minus 2m); $__range is -to minus -from", unixFlag(&cfg.from))
-	flag.Func("to", "end of the load run in Unix seconds, and the evaluation time of every query (default: now)", unixFlag(&cfg.to))
+	flag.Func("from", "start of the load run in Unix seconds (required); $__range is -to minus -from", unixFlag(&cfg.from))
+	flag.Func("to", "end of the load run in Unix seconds, and the evaluation time of every query (required)", unixFlag(&cfg.to))
 	flag.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "part of the run after -from left out of the hit-ratio window")
 	flag.StringVar(&cfg.pool, "pool", "sized", "pool label value whose hit ratio is asserted (empty: skip the assertion)")
 	flag.Float64Var(&cfg.minHitRatio, "min-hit-ratio", 0.95, "lowest accepted steady-state hit ratio")
@@ -103,11 +104,8 @@ func run(cfg config) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if cfg.to.IsZero() {
-		cfg.to = time.Now()
-	}
-	if cfg.from.IsZero() {
-		cfg.from = cfg.to.Add(-2 * time.Minute)
+	if cfg.from.IsZero() || cfg.to.IsZero() {
+		return 0, errors.New("-from and -to are required")
 	}
 	rng := cfg.to.Sub(cfg.from).Truncate(time.Second)
 	if rng < time.Second {
@@ -176,9 +174,6 @@ func run(cfg config) (int, error) {
 	}
 
 	fmt.Println("== summary")
-	for _, s := range r.summary {
-		fmt.Println(s)
-	}
 	fmt.Printf("%d passed, %d failed\n", r.ok, r.failed)
 	for _, f := range r.failures {
 		fmt.Println("  FAILED", f)

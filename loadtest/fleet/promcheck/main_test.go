@@ -39,7 +39,8 @@ const testDashboard = `{
      "definition": "label_values(bufpool_gets_total, pool)",
      "query": {"query": "label_values(bufpool_gets_total, pool)", "refId": "X"}},
     {"name": "job", "type": "query", "definition": "label_values(up, job)", "query": "ignored"},
-    {"name": "instance", "type": "query", "query": "label_values(up, instance)"}
+    {"name": "instance", "type": "query", "definition": "label_values(up, instance)"},
+    {"name": "old", "type": "query", "query": "label_values(up, old)"}
   ]}
 }`
 
@@ -68,10 +69,11 @@ func TestParseDashboard(t *testing.T) {
 		vars[v.Name] = v.Type + " " + v.Definition
 	}
 	wantVars := map[string]string{
-		"DS_PROMETHEUS": "datasource prometheus",
+		"DS_PROMETHEUS": "datasource ",
 		"pool":          "query label_values(bufpool_gets_total, pool)",
 		"job":           "query label_values(up, job)",
 		"instance":      "query label_values(up, instance)",
+		"old":           "query ", // no definition: promcheck reports it as not label_values()
 	}
 	if !reflect.DeepEqual(vars, wantVars) {
 		t.Errorf("variables: got %v want %v", vars, wantVars)
