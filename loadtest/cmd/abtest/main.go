@@ -61,18 +61,19 @@ func main() {
 func run(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("abtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	cfg := abtest.Config{Progress: stderr}
+	fs.IntVar(&cfg.Requests, "requests", 2000, "measured requests per run")
+	fs.IntVar(&cfg.Warmup, "warmup", 200, "requests before measuring, per run (not counted)")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 8, "requests in flight (keep-alive connections)")
+	fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds; each runs every workload and mode")
+	fs.StringVar(&cfg.ServerBin, "server", "", "demo-server binary (default: build cmd/demo-server of the checkout above the working folder)")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the request sizes and bodies")
+	fs.DurationVar(&cfg.RunTimeout, "run-timeout", 5*time.Minute, "limit for one run (server start, warm-up, load, stop)")
 	var (
-		requests    = fs.Int("requests", 2000, "measured requests per run")
-		warmup      = fs.Int("warmup", 200, "requests before measuring, per run (not counted)")
-		concurrency = fs.Int("concurrency", 8, "requests in flight (keep-alive connections)")
-		rounds      = fs.Int("rounds", 3, "rounds; each runs every workload and mode")
 		workloads   = fs.String("workloads", "small,medium,large,mixed", "comma-separated workloads, run at -concurrency connections: small, medium, large, mixed, loguniform")
 		modes       = fs.String("modes", strings.Join(demo.Modes, ","), "comma-separated pool modes ("+abtest.Baseline+" is the baseline of the ratios)")
 		out         = fs.String("out", "out", "folder for results.json, report.md and the charts")
 		quick       = fs.Bool("quick", false, "smoke run: 300 requests, 50 warm-up, 1 round, workloads small and mixed, a smaller spike (explicit flags win)")
-		server      = fs.String("server", "", "demo-server binary (default: build cmd/demo-server of the checkout above the working folder)")
-		seed        = fs.Uint64("seed", 1, "seed of the request sizes and bodies")
-		runTimeout  = fs.Duration("run-timeout", 5*time.Minute, "limit for one run (server start, warm-up, load, stop)")
 		strict      = fs.Bool("strict", false, "exit 3 when a target is missed")
 		from        = fs.String("from", "", "write the report of a results.json of an earlier run into -out, without running")
 		scenarios   = fs.String("scenarios", "", "comma-separated scenarios of issue 14: S1 (or S1-c8, S1-c64, S1-c256), S2, S3")
@@ -119,13 +120,11 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "abtest: -profile takes exactly one scenario in -scenarios")
 		return 2
 	}
-	cfg := abtest.Config{ServerBin: *server, Modes: strings.Split(*modes, ","), Scenarios: scs,
-		Requests: *requests, Warmup: *warmup, Concurrency: *concurrency, Rounds: *rounds, Seed: *seed,
-		RunTimeout: *runTimeout, Progress: stderr}
+	cfg.Modes, cfg.Scenarios = strings.Split(*modes, ","), scs
 	if *quick {
 		cfg.SpikeRequests, cfg.SpikeWaits = 64, []time.Duration{time.Second, 3 * time.Second}
 		for i := range scs {
-			scs[i].Requests = min(scs[i].Requests, *requests)
+			scs[i].Requests = min(scs[i].Requests, cfg.Requests)
 		}
 	}
 
@@ -135,8 +134,8 @@ func run(args []string, stderr io.Writer) int {
 		<-ctx.Done()
 		stop() // a second Ctrl-C ends the harness at once; its servers die with it
 	}()
-	build := "the binary " + *server
-	if *server == "" {
+	build := "the binary " + cfg.ServerBin
+	if cfg.ServerBin == "" {
 		tmp, err := os.MkdirTemp("", "abtest-")
 		if err != nil {
 			fmt.Fprintf(stderr, "abtest: %v\n", err)
@@ -166,8 +165,6 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "server: %s; read them with go tool pprof -top FILE\n", build)
 		return 0
 	}
-	fmt.Fprintf(stderr, "%d runs: %d rounds × %d workloads and scenarios × %d modes, %d requests each (+%d warm-up), concurrency %d unless a scenario says; load average %s\n",
-		*rounds*len(scs)*len(cfg.Modes), *rounds, len(scs), len(cfg.Modes), *requests, *warmup, *concurrency, abtest.LoadAverage())
 	res, runErr := abtest.Run(ctx, cfg)
 	if res == nil { // the configuration was refused
 		fmt.Fprintln(stderr, runErr)

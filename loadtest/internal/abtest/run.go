@@ -114,7 +114,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	progress := cmp.Or[io.Writer](cfg.Progress, io.Discard)
 	res := &Results{Meta: meta{
 		Started: time.Now().UTC(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
-		CPUs: runtime.NumCPU(), LoadBefore: LoadAverage(), Requests: cfg.Requests, Warmup: cfg.Warmup,
+		CPUs: runtime.NumCPU(), LoadBefore: loadAverage(), Requests: cfg.Requests, Warmup: cfg.Warmup,
 		Concurrency: cfg.Concurrency, Rounds: cfg.Rounds, Seed: cfg.Seed, Modes: cfg.Modes,
 		Described: map[string]string{},
 	}}
@@ -159,7 +159,7 @@ loop:
 		}
 	}
 	res.Meta.Finished = time.Now().UTC()
-	res.Meta.LoadAfter = LoadAverage()
+	res.Meta.LoadAfter = loadAverage()
 	res.Meta.Interrupted = ctx.Err() != nil
 	if runErr != nil {
 		res.Meta.Error = runErr.Error()
@@ -321,9 +321,9 @@ func readMemory(pid int) (peak, rss int64, err error) {
 	return 0, 0, fmt.Errorf("abtest: reading the server's memory: %w", err)
 }
 
-// LoadAverage returns the first three fields of /proc/loadavg (the 1, 5
+// loadAverage returns the first three fields of /proc/loadavg (the 1, 5
 // and 15 minute load averages), or "unknown".
-func LoadAverage() string {
+func loadAverage() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
 		return strings.Join(f[:3], " ")
