@@ -54,7 +54,11 @@ const (
 // ctx. Each connection has a transport of its own, limited to it: a shared
 // h2c transport would put every stream on one connection.
 func newDriver(ctx context.Context, baseURL string, plan *plan, conns, streams int) (*driver, error) {
-	d := &driver{plan: plan}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/echo", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
 	// A write buffer that holds the largest request keeps net/http from
 	// handing an HTTP/1.1 body to the connection's ReadFrom, which copies
 	// through a fresh 32 KiB buffer per request.
@@ -62,22 +66,13 @@ func newDriver(ctx context.Context, baseURL string, plan *plan, conns, streams i
 	if streams > 0 {
 		writeBuffer = 0
 	}
-	var clients []*http.Client
+	d := &driver{plan: plan}
 	for range conns {
 		c := &http.Client{Transport: newTransport(writeBuffer, streams > 0)}
 		d.closers = append(d.closers, c.CloseIdleConnections)
 		for range max(streams, 1) {
-			clients = append(clients, c)
+			d.workers = append(d.workers, &worker{d: d, client: c, req: req.Clone(ctx), buf: make([]byte, readChunk)})
 		}
-	}
-	for _, c := range clients {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/echo", nil)
-		if err != nil {
-			d.close()
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/octet-stream")
-		d.workers = append(d.workers, &worker{d: d, client: c, req: req, buf: make([]byte, readChunk)})
 	}
 	return d, nil
 }
