@@ -264,8 +264,10 @@ func runOne(ctx context.Context, cfg Config, mode string, r *run, round int) (me
 		if r.spike == nil {
 			break
 		}
-		if err := sleepUntil(ctx, spikeEnd.Add(wait)); err != nil {
-			return m, err
+		select {
+		case <-time.After(time.Until(spikeEnd.Add(wait))):
+		case <-ctx.Done():
+			return m, ctx.Err()
 		}
 		a, err := srv.Scrape(ctx)
 		if err != nil {
@@ -296,16 +298,6 @@ func runOne(ctx context.Context, cfg Config, mode string, r *run, round int) (me
 	m.CPUPerRequestUs = growth("process_cpu_seconds_total", 1) * 1e6 / n
 	m.PoolGets, m.PoolHits = growth("bufpool_gets_total", 1), growth("bufpool_hits_total", 1)
 	return m, nil
-}
-
-// sleepUntil waits until t or the end of ctx.
-func sleepUntil(ctx context.Context, t time.Time) error {
-	select {
-	case <-time.After(time.Until(t)):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // readMemory returns the peak and the current resident memory of process
