@@ -27,9 +27,12 @@ func (r *report) line(ok bool, what, detail string) {
 	fmt.Printf("%s %s: %s\n", status, what, detail)
 }
 
-// describe summarises the result of a panel expression; it passes when a
-// sample is not NaN.
-func describe(v model.Vector) (string, bool) {
+// describe summarises the result of a panel expression, or the error
+// evaluating it; it passes when a sample is not NaN.
+func describe(v model.Vector, err error) (string, bool) {
+	if err != nil {
+		return err.Error(), false
+	}
 	finite := 0
 	for _, s := range v {
 		if !math.IsNaN(float64(s.Value)) {

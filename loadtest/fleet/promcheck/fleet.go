@@ -209,14 +209,11 @@ func (f *fleet) compare(ctx context.Context, what, kind, expr string) (result, [
 		op = math.Max
 	}
 	detail, ok, nonZero := combine(all, each, op)
-	if kind == "sum" && ok {
+	if kind == "sum" {
 		detail += fmt.Sprintf(", %d non-zero on 2+ instances", nonZero)
-		if nonZero == 0 {
-			detail += " (no evidence)"
+		if nonZero > 0 {
+			f.evidence++
 		}
-	}
-	if kind == "sum" && nonZero > 0 {
-		f.evidence++
 	}
 	f.r.line(ok, what, kind+" of instances: "+detail)
 	return all, each, ok

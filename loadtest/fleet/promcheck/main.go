@@ -36,7 +36,6 @@ import (
 	"time"
 
 	"github.com/bodypool/bodypool/internal/demo"
-	"github.com/prometheus/common/model"
 )
 
 type config struct {
@@ -128,27 +127,18 @@ func run(cfg config) (int, error) {
 		if v.Type != "query" {
 			continue
 		}
-		q, err := substitute(v.Definition, vars)
-		var vals model.LabelValues
-		if err == nil {
-			vals, err = c.labelValues(ctx, q, cfg.from, cfg.to)
-		}
+		vals, err := c.labelValues(ctx, v.Definition, vars, cfg.from, cfg.to)
+		detail := fmt.Sprintf("%s -> %v", v.Definition, vals)
 		if err != nil {
-			r.line(false, "variable "+v.Name, q+": "+err.Error())
-		} else {
-			r.line(true, "variable "+v.Name, fmt.Sprintf("%s -> %v", q, vals))
+			detail = err.Error()
 		}
+		r.line(err == nil, "variable "+v.Name, detail)
 	}
 
 	fmt.Println("== panel expressions")
 	for _, t := range d.targets {
 		what := fmt.Sprintf("[%s/%s] %s", t.Panel, t.RefID, t.Expr)
-		v, err := c.query(ctx, t.Expr, vars, cfg.to)
-		if err != nil {
-			r.line(false, what, err.Error())
-			continue
-		}
-		detail, ok := describe(v)
+		detail, ok := describe(c.query(ctx, t.Expr, vars, cfg.to))
 		r.line(ok, what, detail)
 	}
 

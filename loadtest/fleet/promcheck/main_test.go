@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html"
 	"math"
 	"net/http"
@@ -134,21 +136,41 @@ func TestSubstitute(t *testing.T) {
 	}
 }
 
-func TestParseLabelValues(t *testing.T) {
-	tests := []struct {
-		in, sel, label string
-		ok             bool
-	}{
-		{"label_values(bufpool_gets_total, pool)", "bufpool_gets_total", "pool", true},
-		{" label_values( up{job=~\".*\"} , instance ) ", `up{job=~".*"}`, "instance", true},
-		{"label_values(job)", "", "job", true},
-		{"query_result(up)", "", "", false},
-		{"metrics(bufpool_.*)", "", "", false},
+// TestLabelValues checks how label_values() queries are substituted,
+// parsed and asked of a stand-in API, which answers with the label name and
+// the match[] selectors it was given.
+func TestLabelValues(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		label := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/v1/label/"), "/values")
+		r.ParseForm()
+		vals, _ := json.Marshal(append([]string{label}, r.Form["match[]"]...))
+		if label == "empty" {
+			vals = []byte("[]")
+		}
+		fmt.Fprintf(w, `{"status":"success","data":%s}`, vals)
+	}))
+	defer srv.Close()
+	c, err := newClient(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"job": "demo"}
+	tests := []struct{ in, want, err string }{
+		{"label_values(bufpool_gets_total, pool)", "[pool bufpool_gets_total]", ""},
+		{` label_values( up{job=~"$job"} , instance ) `, `[instance up{job=~"demo"}]`, ""},
+		{"label_values(job)", "[job]", ""},
+		{"label_values(empty)", "", "label_values(empty): no values"},
+		{"query_result(up)", "", "query_result(up): not a label_values() query"},
+		{"metrics(bufpool_.*)", "", "not a label_values() query"},
+		{"label_values(up{job=~\"$nope\"}, job)", "", "no value for variable(s) nope"},
 	}
 	for _, tt := range tests {
-		sel, label, ok := parseLabelValues(tt.in)
-		if sel != tt.sel || label != tt.label || ok != tt.ok {
-			t.Errorf("parseLabelValues(%q) = %q, %q, %v; want %q, %q, %v", tt.in, sel, label, ok, tt.sel, tt.label, tt.ok)
+		vals, err := c.labelValues(t.Context(), tt.in, vars, time.Time{}, time.Time{})
+		if got := fmt.Sprint(vals); tt.err == "" && (err != nil || got != tt.want) {
+			t.Errorf("labelValues(%q) = %s, %v; want %s", tt.in, got, err, tt.want)
+		}
+		if tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("labelValues(%q): error %v, want one with %q", tt.in, err, tt.err)
 		}
 	}
 }
@@ -221,16 +243,18 @@ func TestDescribe(t *testing.T) {
 	tests := []struct {
 		name   string
 		v      model.Vector
+		err    error
 		ok     bool
 		detail string
 	}{
-		{"empty", nil, false, "empty result"},
-		{"all NaN", model.Vector{nan}, false, "1 series, all NaN"},
-		{"one number", model.Vector{nan, one}, true, "2 series (1 not NaN)"},
+		{"empty", nil, nil, false, "empty result"},
+		{"all NaN", model.Vector{nan}, nil, false, "1 series, all NaN"},
+		{"one number", model.Vector{nan, one}, nil, true, "2 series (1 not NaN)"},
+		{"error", nil, errors.New("bad_data: parse error"), false, "bad_data: parse error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			detail, ok := describe(tt.v)
+			detail, ok := describe(tt.v, tt.err)
 			if ok != tt.ok || !strings.Contains(detail, tt.detail) {
 				t.Errorf("describe = %q, %v; want %v and %q", detail, ok, tt.ok, tt.detail)
 			}
@@ -238,17 +262,12 @@ func TestDescribe(t *testing.T) {
 	}
 }
 
-// TestQueryAgainstFakeAPI checks the decoding of the Prometheus API answers
-// and of its errors with a stand-in server.
+// TestQueryAgainstFakeAPI checks the decoding of the Prometheus API's
+// answers to queries and of its errors with a stand-in server.
 func TestQueryAgainstFakeAPI(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.FormValue("query") // the client POSTs queries as a form
 		switch {
-		case r.URL.Path == "/api/v1/label/pool/values":
-			if r.FormValue("match[]") != "bufpool_gets_total" {
-				t.Errorf("match[] = %q", r.FormValue("match[]"))
-			}
-			w.Write([]byte(`{"status":"success","data":["sized"]}`))
 		case q == "bad(":
 			w.WriteHeader(http.StatusBadRequest)
 			w.Write([]byte(`{"status":"error","errorType":"bad_data","error":"parse error"}`))
@@ -287,13 +306,6 @@ func TestQueryAgainstFakeAPI(t *testing.T) {
 	}
 	if _, err := c.query(ctx, "x{a=\"$nope\"}", nil, at); err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("unknown variable: %v", err)
-	}
-	if _, err := c.labelValues(ctx, "query_result(up)", time.Time{}, time.Time{}); err == nil {
-		t.Error("label values of a query that is not label_values(): no error")
-	}
-	vals, err := c.labelValues(ctx, "label_values(bufpool_gets_total, pool)", time.Time{}, time.Time{})
-	if err != nil || !reflect.DeepEqual(vals, model.LabelValues{"sized"}) {
-		t.Errorf("label values: %v %v", vals, err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -49,21 +50,31 @@ func (c *client) query(ctx context.Context, expr string, vars map[string]string,
 	return nil, fmt.Errorf("%s: a %s result, want a vector or a scalar", q, v.Type())
 }
 
-// labelValues answers a label_values() variable query as Grafana does,
-// through /api/v1/label/<name>/values over [start, end]. No value is an
-// error.
-func (c *client) labelValues(ctx context.Context, q string, start, end time.Time) (model.LabelValues, error) {
-	sel, label, ok := parseLabelValues(q)
-	if !ok {
-		return nil, errors.New("not a label_values() query")
+// labelValuesRe parses label_values(label) and label_values(selector, label).
+var labelValuesRe = regexp.MustCompile(`^\s*label_values\(\s*(?:(.*?)\s*,\s*)?(\w+)\s*\)\s*$`)
+
+// labelValues substitutes vars into a label_values() variable query (see
+// substitute) and answers it as Grafana does, through
+// /api/v1/label/<name>/values over [start, end]. No value is an error.
+func (c *client) labelValues(ctx context.Context, query string, vars map[string]string, start, end time.Time) (model.LabelValues, error) {
+	q, err := substitute(query, vars)
+	m := labelValuesRe.FindStringSubmatch(q)
+	if err == nil && m == nil {
+		err = errors.New("not a label_values() query")
 	}
-	var matches []string
-	if sel != "" {
-		matches = []string{sel}
+	var vals model.LabelValues
+	if err == nil {
+		var matches []string // none for label_values(label)
+		if m[1] != "" {
+			matches = []string{m[1]}
+		}
+		vals, _, _, err = c.api.LabelValues(ctx, m[2], matches, start, end)
 	}
-	vals, _, _, err := c.api.LabelValues(ctx, label, matches, start, end)
 	if err == nil && len(vals) == 0 {
 		err = errors.New("no values")
 	}
-	return vals, err
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", q, err)
+	}
+	return vals, nil
 }

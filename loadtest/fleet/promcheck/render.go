@@ -60,7 +60,7 @@ func renderSVG(ctx context.Context, c *client, d *dashboard, vars map[string]str
 				return fmt.Errorf("range query %s: %v, %v", q, err, v)
 			}
 			for _, s := range m {
-				if l := newLine(legend(t.LegendFormat, s.Metric), s.Values); !math.IsNaN(l.mean) {
+				if l := newLine(legend(t.LegendFormat, s.Metric), s.Values); !math.IsNaN(l.last) {
 					lines = append(lines, l)
 				}
 			}
@@ -70,29 +70,29 @@ func renderSVG(ctx context.Context, c *client, d *dashboard, vars map[string]str
 	return os.WriteFile(path, fig.SVG(), 0o644)
 }
 
-// line is one series of a panel: its legend, its samples and the mean and
-// the last of its finite values (NaN when it has none).
+// line is one series of a panel: its legend, its samples and the last of
+// its finite values (NaN when it has none).
 type line struct {
-	name       string
-	samples    []model.SamplePair
-	mean, last float64
+	name    string
+	samples []model.SamplePair
+	last    float64
 }
 
 func newLine(name string, samples []model.SamplePair) line {
-	l, sum, n := line{name: name, samples: samples, last: math.NaN()}, 0.0, 0
+	l := line{name: name, samples: samples, last: math.NaN()}
 	for _, s := range samples {
 		if v := float64(s.Value); finite(v) {
-			sum, n, l.last = sum+v, n+1, v
+			l.last = v
 		}
 	}
-	l.mean = sum / float64(n)
 	return l
 }
 
 // panelPlot draws lines over [from, to] as Grafana panel p does, its y axis
 // from 0 (to at least 1 for a ratio), broken where a value is not finite,
-// its ticks and legend in the panel's unit. The legend names the busiest
-// lines (by mean) first, each with its last value, up to maxLegend of them.
+// its ticks and legend in the panel's unit. The legend names the lines by
+// their last value, highest first (Grafana's "sort by Last"), up to
+// maxLegend of them.
 func panelPlot(p panel, from, to time.Time, lines []line) *plot.Plot {
 	unit := p.FieldConfig.Defaults.Unit
 	pl := plot.New()
@@ -109,7 +109,7 @@ func panelPlot(p panel, from, to time.Time, lines []line) *plot.Plot {
 	})
 	pl.Legend.Top, pl.Legend.Left, pl.Legend.TextStyle.Font.Size = true, true, 7
 	slices.SortStableFunc(lines, func(a, b line) int {
-		return cmp.Or(cmp.Compare(b.mean, a.mean), strings.Compare(a.name, b.name))
+		return cmp.Or(cmp.Compare(b.last, a.last), strings.Compare(a.name, b.name))
 	})
 	for i, l := range lines {
 		style := plotter.DefaultLineStyle

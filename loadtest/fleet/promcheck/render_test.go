@@ -70,7 +70,7 @@ func TestPanelPlot(t *testing.T) {
 	for i := range 10 {
 		ten = append(ten, newLine(fmt.Sprint("s", i), samples(float64(i))))
 	}
-	// stroke is how the SVG styles the line of the i-th busiest series.
+	// stroke is how the SVG styles the i-th line in legend order.
 	stroke := func(i int) string {
 		r, g, b, _ := plotutil.Color(i).RGBA()
 		return fmt.Sprintf("stroke:#%02X%02X%02X;stroke-width:1.2", r>>8, g>>8, b>>8)
@@ -83,7 +83,7 @@ func TestPanelPlot(t *testing.T) {
 		order []string       // substrings the SVG has in this order
 	}{
 		{
-			name: "busiest first, broken at NaN", unit: "short",
+			name: "highest last value first, broken at NaN", unit: "short",
 			lines: []line{newLine("quiet", samples(1, 1)), newLine("busy", samples(5, 6, nan, 7, 9))},
 			// busy: two runs and the legend's sample; quiet: one and its sample.
 			count: map[string]int{stroke(0): 3, stroke(1): 2, "(last": 2},
@@ -94,7 +94,7 @@ func TestPanelPlot(t *testing.T) {
 			count: map[string]int{">r (last 50.0%)<": 1, ">100.0%<": 1},
 		},
 		{
-			name: "the legend of the busiest", unit: "short", lines: ten,
+			name: "the legend of the highest", unit: "short", lines: ten,
 			count: map[string]int{"(last": maxLegend, ">+2 more series<": 1, "s1 (last": 0},
 			order: []string{"s9 (last 9.00)", "s2 (last 2.00)"},
 		},

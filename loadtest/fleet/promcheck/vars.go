@@ -51,16 +51,3 @@ func builtinVars(rng time.Duration) map[string]string {
 		"__range":         model.Duration(rng).String(),
 	}
 }
-
-// labelValuesRe parses label_values(label) and label_values(selector, label).
-var labelValuesRe = regexp.MustCompile(`^\s*label_values\(\s*(?:(.*?)\s*,\s*)?(\w+)\s*\)\s*$`)
-
-// parseLabelValues splits a label_values() variable query into its series
-// selector (possibly empty) and label name.
-func parseLabelValues(q string) (selector, label string, ok bool) {
-	m := labelValuesRe.FindStringSubmatch(q)
-	if m == nil {
-		return "", "", false
-	}
-	return m[1], m[2], true
-}
