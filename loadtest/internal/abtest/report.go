@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -115,20 +116,11 @@ func setup(res *Results) []string {
 // columns returns the metrics of workload w's tables: those of a spike
 // scenario when any of its runs had a spike.
 func columns(runs []measurement, w string) []metric {
-	spike := false
-	for _, r := range runs {
-		spike = spike || (r.Workload == w && r.Spike != nil)
-	}
-	var out []metric
-	for _, m := range metrics {
-		if m.Tables == "all" || (m.Tables == "spike") == spike {
-			out = append(out, m)
-		}
-	}
-	return out
+	spike := slices.ContainsFunc(runs, func(r measurement) bool { return r.Workload == w && r.Spike != nil })
+	return slices.DeleteFunc(slices.Clone(metrics), func(m metric) bool { return m.Tables != "all" && (m.Tables == "spike") != spike })
 }
 
-// markdown renders the report; the charts are linked as the SVG files
+// markdown renders the report; each workload shows its chart, the SVG file
 // WriteReport writes beside it.
 func markdown(res *Results, charts []namedChart) string {
 	var b strings.Builder
@@ -159,6 +151,9 @@ func markdown(res *Results, charts []namedChart) string {
 	b.WriteString("\n## Results per workload\n\n")
 	for _, w := range res.Meta.Workloads {
 		fmt.Fprintf(&b, "### %s: %s\n\n", w, res.Meta.Described[w])
+		if i := slices.IndexFunc(charts, func(c namedChart) bool { return c.File == "chart-"+w+".svg" }); i >= 0 {
+			fmt.Fprintf(&b, "![%s](%s)\n\n", charts[i].Chart.Title, charts[i].File)
+		}
 		cols := columns(res.Runs, w)
 		header := []string{"mode"}
 		for _, m := range cols {
@@ -204,13 +199,6 @@ func markdown(res *Results, charts []namedChart) string {
 			b.WriteString("Ratio to the best peer (the better of `calibrated` and `syncpool` by its median) in the same round, median (min–max) over rounds:\n\n")
 			writeTable(&b, "l", peer, header...)
 		}
-	}
-	if len(charts) > 0 {
-		b.WriteString("## Charts\n\n")
-		for _, c := range charts {
-			fmt.Fprintf(&b, "- [%s](%s)\n", c.Chart.Title, c.File)
-		}
-		b.WriteString("\n")
 	}
 	return b.String()
 }
