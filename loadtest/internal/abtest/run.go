@@ -80,12 +80,15 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// scenarios returns the Scenarios with Concurrency and SpikeRequests
-// applied.
+// scenarios returns the Scenarios with Concurrency (also in the
+// description) and SpikeRequests applied.
 func (c *Config) scenarios() []Scenario {
 	out := slices.Clone(c.Scenarios)
 	for i := range out {
-		out[i].Conns = cmp.Or(out[i].Conns, c.Concurrency)
+		if out[i].Conns == 0 {
+			out[i].Conns = c.Concurrency
+			out[i].Description += fmt.Sprintf(", %d HTTP/1.1 connections", c.Concurrency)
+		}
 		if c.SpikeRequests > 0 {
 			out[i].SpikeRequests = c.SpikeRequests
 		}
