@@ -2,7 +2,9 @@ package bufpool
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 )
@@ -429,5 +431,95 @@ func TestLentBuffer(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSurgeWithConcurrentTrims runs Gets and Releases that keep a small
+// pool in a surge while trims run concurrently, then checks that the
+// tokens still add up, and that once the load stops, trims bring the pool
+// back under MaxIdleBytes and burn every minted token.
+func TestSurgeWithConcurrentTrims(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"default", Config{}},
+		{"budget", Config{MaxInUseBytes: 64 << 20}},
+		{"track", Config{Track: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.MaxIdleBytes = 256 << 10
+			tt.cfg.IdleTimeout = noTimer
+			tt.cfg.FreeOSMemoryInterval = -1
+			p := newPool(t, tt.cfg)
+			const workers = 8
+			ops := 2000
+			if raceEnabled {
+				ops = 300
+			}
+			stop := make(chan struct{})
+			var trims sync.WaitGroup
+			var maxSurge int64 // the most the trims saw minted
+			trims.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						maxSurge = max(maxSurge, p.decay.surge.Load())
+						p.decay.trim()
+						runtime.Gosched()
+					}
+				}
+			})
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					r := rand.New(rand.NewPCG(uint64(w), 2))
+					held := make([]*Buffer, 0, 4)
+					for range ops {
+						// Up to four buffers of up to 128 KiB each per
+						// worker: demand well above the 256 KiB bound.
+						held = append(held, p.Get(1<<(10+r.IntN(8))))
+						if len(held) == cap(held) {
+							releaseAll(held)
+							held = held[:0]
+						}
+					}
+					releaseAll(held)
+				})
+			}
+			wg.Wait()
+			close(stop)
+			trims.Wait()
+			if maxSurge = max(maxSurge, p.decay.surge.Load()); maxSurge == 0 {
+				t.Error("the load never raised the idle bound: no surge to test")
+			}
+			checkInvariants(t, p)
+			checkTokensExact(t, p)
+
+			oneProc(t)
+			gcs := gcCount()
+			for range surgeTicks + 1 {
+				p.decay.trim()
+			}
+			st := checkInvariants(t, p)
+			checkTokensExact(t, p)
+			if !exact(gcs) {
+				return
+			}
+			// Idle buffers out of the trims' reach (another processor's
+			// private cache, during the load) keep their tokens until the
+			// collector takes them: the surge may stay above zero by at
+			// most what they hold, and idle memory stays within the bound
+			// plus the surge, which checkInvariants checked.
+			if st.Total.IdleBytes > st.MaxIdleBytes+st.SurgeBytes {
+				t.Errorf("after the trims: idle %d bytes, MaxIdleBytes %d, SurgeBytes %d", st.Total.IdleBytes, st.MaxIdleBytes, st.SurgeBytes)
+			}
+			if st.SurgeBytes > 0 && st.Total.IdleBytes <= st.MaxIdleBytes {
+				t.Errorf("after the trims: SurgeBytes %d though idle memory (%d) fits MaxIdleBytes %d", st.SurgeBytes, st.Total.IdleBytes, st.MaxIdleBytes)
+			}
+		})
 	}
 }
