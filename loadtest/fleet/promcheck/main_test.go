@@ -336,14 +336,7 @@ func TestRenderSVG(t *testing.T) {
 		  {"metric":{"pool":"sized","class":"512"},"values":[[1700000000,"NaN"]]}]}}`))
 	}))
 	defer srv.Close()
-	data, err := os.ReadFile("../../../dashboard/bodypool.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := parseDashboard(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, _ := shippedDashboard(t)
 	vars := builtinVars(time.Minute)
 	vars["pool"], vars["job"], vars["instance"] = "sized", ".*", ".*"
 	out := t.TempDir() + "/p.svg"
