@@ -180,6 +180,7 @@ func (p *plainPool) Stats() bufpool.Stats {
 // bytes.Buffer does, as code without a size-classed pool does.
 type plainBuffer struct {
 	buf    bytes.Buffer
+	lr     io.LimitedReader // ReadFromLimit's, kept here so that it is not allocated per read
 	handle any
 	pool   *plainPool
 	class  int
@@ -198,7 +199,9 @@ var errTooLarge = fmt.Errorf("demo: %w", bufpool.ErrTooLarge)
 // ReadFromLimit reads r to its end, or to the byte beyond limit and then
 // fails with an error wrapping bufpool.ErrTooLarge, as bufpool does.
 func (b *plainBuffer) ReadFromLimit(r io.Reader, limit int64) (int64, error) {
-	n, err := b.buf.ReadFrom(io.LimitReader(r, limit+1))
+	b.lr = io.LimitedReader{R: r, N: limit + 1}
+	n, err := b.buf.ReadFrom(&b.lr)
+	b.lr.R = nil
 	if n > limit {
 		return n, errTooLarge
 	}
