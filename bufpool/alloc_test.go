@@ -58,6 +58,11 @@ func TestSteadyStateAllocs(t *testing.T) {
 		{"Get 4KiB+Release", Config{}, func(p *Pool) func() {
 			return func() { p.Get(4096).Release() }
 		}},
+		// Past the idle bound the buffer is kept weakly: storing its weak
+		// pointer, pointer-shaped, in sync.Pool allocates nothing either.
+		{"Get 4KiB+Release past MaxIdleBytes", Config{MaxIdleBytes: 1}, func(p *Pool) func() {
+			return func() { p.Get(4096).Release() }
+		}},
 		{"Get 256KiB+Write+Release", Config{}, func(p *Pool) func() {
 			data := pattern(4 << 10)
 			return func() {

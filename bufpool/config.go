@@ -17,8 +17,9 @@ const (
 	// request up to its class to under a quarter of the request.
 	DefaultClassesPerDoubling = 4
 	// DefaultMaxIdleBytes is the default bound on the bytes a pool keeps
-	// idle across all of its classes.
-	DefaultMaxIdleBytes = 64 << 20
+	// idle strongly, across all of its classes: enough for the buffers of
+	// a few dozen requests of a few hundred kilobytes in flight at once.
+	DefaultMaxIdleBytes = 8 << 20
 	// DefaultIdleTimeout is how long an idle buffer may go unused before
 	// the pool lets it go.
 	DefaultIdleTimeout = 4 * time.Second
@@ -54,24 +55,24 @@ type Config struct {
 	ClassesPerDoubling int
 
 	// MaxIdleBytes bounds the total capacity of the buffers the pool
-	// retains across all classes once demand settles: those idle, and
-	// those checked out that were idle before and will come back.
+	// keeps strongly across all classes: those idle, and those checked out
+	// that were idle before and will come back. This is the memory that
+	// outlives garbage collections, and the collector counts it as live,
+	// so it also raises the heap size at which the next collection starts
+	// (GOGC): each byte kept costs about two of heap.
 	//
-	// A buffer released while the bound is reached is dropped (and counted
-	// as idle_full), unless the pool is in a surge: since its last trim
-	// (every IdleTimeout/2) it allocated at least as much for Gets it could
-	// not serve from idle memory. Dropping would then only make the next
-	// Get allocate again, and the collector chase the garbage, so the pool
-	// keeps the buffer and raises the bound by its size (Stats.SurgeBytes).
-	// The excess never exceeds what the pool allocated in the surge, and
-	// leaves at the first trim that finds it unused since the trim before,
-	// within IdleTimeout of the surge's end, largest classes first. With
-	// decay by time off (a negative IdleTimeout) the bound is strict.
+	// A buffer released while the bound is reached is not dropped but kept
+	// weakly (Stats counts it in WeakReleases and WeakIdle): a Get may
+	// still take it, as from any idle buffer, until the next collection
+	// reclaims it, and the collector does not count it as live. Memory a
+	// burst of demand left beyond the bound is thus reused while the burst
+	// lasts and gone after the next collection, which a server that makes
+	// garbage runs soon and decay by time (IdleTimeout) forces otherwise.
 	//
 	// Idle buffers also leave after IdleTimeout unused, or when the
 	// garbage collector reclaims them after about two GC cycles without
 	// use, as with sync.Pool, and their share of the bound comes back.
-	// Default DefaultMaxIdleBytes (64 MiB).
+	// Default DefaultMaxIdleBytes (8 MiB).
 	MaxIdleBytes int64
 
 	// IdleTimeout is how long an idle buffer may go unused before the pool

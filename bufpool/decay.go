@@ -16,10 +16,6 @@ const minIdleTimeout = 10 * time.Millisecond
 // between 2 and 3 trim periods of IdleTimeout/2 unused.
 const decayTicks = 3
 
-// surgeTicks is the age, in trims, at which an idle buffer retained above
-// MaxIdleBytes in a surge is let go: unused for a whole trim period.
-const surgeTicks = 2
-
 // maxDrain bounds the buffers one trim takes out of a class, against a
 // class refilled as fast as it is drained.
 const maxDrain = 1 << 16
@@ -46,16 +42,9 @@ type decay struct {
 	armed   atomic.Bool
 	pending atomic.Int64  // bytes let go since the last forced collection
 	forced  atomic.Uint64 // collections forced
-
-	// credit is the capacity the pool allocated since the last trim for
-	// Gets it could not serve from idle memory: how far demand outran what
-	// it keeps. A release that finds the idle bound reached may retain its
-	// buffer against this credit (see overdraw) rather than drop memory
-	// that the next Get would allocate again.
-	credit atomic.Int64
-	// surge is how far the idle bound is raised above MaxIdleBytes now:
-	// the tokens overdraw minted that no trim has burnt yet.
-	surge atomic.Int64
+	// weakLeft is set when the last trim left idle buffers kept weakly,
+	// which hold no tokens but must decay all the same.
+	weakLeft atomic.Bool
 
 	pool      *Pool
 	period    time.Duration // IdleTimeout/2; 0 when decay by time is off
@@ -94,81 +83,54 @@ func (d *decay) letGo(n int64) {
 	d.arm()
 }
 
-// overdraw lets a release retain n bytes above the idle bound when the pool
-// allocated at least as much for misses since the last trim, minting the
-// tokens for them. It reports whether it did.
-func (d *decay) overdraw(n int64) bool {
-	if d.timer == nil || d.credit.Add(-n) < 0 {
-		d.credit.Add(n)
-		return false
-	}
-	d.surge.Add(n)
-	return true
-}
-
 // tick is the timer's function: it trims, then re-arms the timer while the
-// pool retains memory (idle, or checked out and coming back) or holds
-// enough let-go bytes for a collection it could not force yet.
+// pool retains memory (idle, or checked out and coming back), keeps idle
+// memory weakly, or holds enough let-go bytes for a collection it could
+// not force yet.
 func (d *decay) tick() {
 	d.trim()
 	// Cleared before the check: a first retention concurrent with it
 	// either sees armed false and arms, or is seen by the check.
 	d.armed.Store(false)
-	if d.pool.led.tokens() < d.pool.cfg.MaxIdleBytes+d.surge.Load() || d.pending.Load() >= d.threshold {
+	if d.pool.led.tokens() < d.pool.cfg.MaxIdleBytes || d.weakLeft.Load() || d.pending.Load() >= d.threshold {
 		d.arm()
 	}
 }
 
-// trim advances the epoch, lets go of the idle buffers that reached
-// decayTicks, brings the memory retained in a surge back under
-// MaxIdleBytes, and forces a collection when enough was let go. It returns
-// the capacity it let decay.
-//
-// The surge ends in steps: the credit of misses starts again from zero;
-// idle buffers unused since before the previous trim (surgeTicks) are let
-// go, the largest classes first, until the memory retained fits
-// MaxIdleBytes; and the tokens minted for the surge that no memory holds
-// any more are burnt. Memory checked out keeps its tokens until it comes
-// back idle and goes unused as long.
+// trim advances the epoch, lets go of the idle buffers, strong or weak,
+// that reached decayTicks, and forces a collection when enough was let go.
+// It returns the capacity it let decay, and notes in weakLeft whether it
+// left an idle buffer kept weakly.
 func (d *decay) trim() int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	p := d.pool
 	e := d.epoch.Add(1)
-	d.credit.Store(0)
-	// Tokens no memory holds are tokens - (MaxIdleBytes + surge - retained);
-	// the retained memory fits MaxIdleBytes when they cover the surge.
-	excess := d.surge.Load() - p.led.tokens()
 	var freed int64
+	weakIdle := false
 	for f := len(p.classes) - 1; f >= 0; f-- {
 		cl := &p.classes[f]
 		keep := d.keep[:0]
 		for range maxDrain {
-			v := cl.pool.Get()
-			if v == nil {
+			b := cl.get()
+			if b == nil {
 				break
 			}
-			b := v.(*Buffer)
-			age := e - b.s.idleSince
-			if age < decayTicks && (excess <= 0 || age < surgeTicks) {
+			if e-b.s.idleSince < decayTicks {
 				keep = append(keep, b)
+				weakIdle = weakIdle || b.s.weak
 				continue
 			}
-			n := p.decayed(b, f)
-			freed += n
-			excess -= n
+			freed += p.decayed(b, f)
 		}
 		for i, b := range keep {
-			p.putIdle(f, b)
+			cl.put(b)
 			keep[i] = nil
 		}
 		d.keep = keep[:0]
 	}
 	if freed > 0 {
 		d.pending.Add(freed)
-	}
-	if s := d.surge.Load(); s > 0 {
-		d.surge.Add(-p.led.burn(s))
 	}
 	// A process that collects on its own is busy: its collections reclaim
 	// what the pool let go, and its allocations reuse the freed pages.
@@ -181,6 +143,7 @@ func (d *decay) trim() int64 {
 		d.free()
 		d.cycles = gcCycles()
 	}
+	d.weakLeft.Store(weakIdle)
 	return freed
 }
 
@@ -220,6 +183,10 @@ func gcCycles() uint64 {
 func (p *Pool) decayed(b *Buffer, f int) int64 {
 	s := b.s
 	p.led.add(s.home, f, cDecayed, 1)
+	if s.weak {
+		p.led.add(s.home, f, cWeakIdle, -1)
+		p.led.add(s.home, f, cWeakIdleBytes, -int64(s.capacity))
+	}
 	if extra := int64(s.capacity - p.cls.sizes[f]); extra != 0 {
 		p.led.add(s.home, f, cExtraIdle, -extra)
 	}

@@ -14,8 +14,10 @@ func mustNew(cfg Config) *Pool {
 }
 
 // Default returns the package's default pool, made with the zero Config:
-// classes from 512 B to 4 MiB, four per doubling, at most 64 MiB idle, idle
-// buffers let go after 4 s unused, and no in-use budget. It is shared by every user of the package in a process.
+// classes from 512 B to 4 MiB, four per doubling, at most 8 MiB idle kept
+// strongly (more kept weakly until the next collection), idle buffers let
+// go after 4 s unused, and no in-use budget. It is shared by every user of
+// the package in a process.
 func Default() *Pool { return defaultPool }
 
 // Get returns a buffer of at least n bytes from the default pool. Release

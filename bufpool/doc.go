@@ -18,10 +18,13 @@
 //     size, so what it sees keeps the bound above while idle memory
 //     gathers in about one class per doubling. Pools with a budget do not
 //     lend, so that the budget counts every byte checked out.
-//   - Bounds, and decay by time. MaxIdleBytes bounds the memory kept idle,
-//     except that in a surge of demand (the pool allocating for Gets it
-//     cannot serve) a release keeps its buffer above the bound, for
-//     IdleTimeout at most after the surge (Stats.SurgeBytes). Idle buffers unused for IdleTimeout (4 s) are let go, and when the
+//   - Bounds, and decay by time. MaxIdleBytes (8 MiB) bounds the idle
+//     memory kept strongly, which outlives collections and which the
+//     collector counts as live heap. A buffer released beyond it is kept
+//     weakly: Gets reuse it until the next collection reclaims it, so a
+//     burst of demand does not allocate afresh for every request, yet
+//     leaves no memory behind that the collector must keep. Idle buffers
+//     unused for IdleTimeout (4 s) are let go, and when the
 //     pool has let go of a lot, it forces a collection that returns the
 //     memory to the operating system, at most once per
 //     FreeOSMemoryInterval (2 s) in the process: a server that pools well

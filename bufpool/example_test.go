@@ -62,7 +62,7 @@ func ExampleDefault() {
 	cfg := bufpool.Default().Config()
 	fmt.Println(cfg.MinSize, cfg.MaxSize, cfg.ClassesPerDoubling, cfg.MaxIdleBytes>>20, cfg.MaxInUseBytes)
 	// Output:
-	// 512 4194304 4 64 0
+	// 512 4194304 4 8 0
 }
 
 func ExampleBuffer_ReadFromLimit() {

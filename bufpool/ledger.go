@@ -23,8 +23,10 @@ const (
 	cExtraIdle         // idle capacity beyond the class size (filing class)
 	cDropOversize
 	cDropUndersize
-	cDropIdleFull
 	cDropDetached
+	cWeakReleases  // releases that found the idle bound reached (origin class)
+	cWeakIdle      // idle buffers kept weakly (filing class)
+	cWeakIdleBytes // their capacity (filing class)
 	nCounters
 )
 
@@ -47,6 +49,11 @@ type ledger struct {
 	sizes  []int // class sizes; the oversize pseudo-class has size 0
 	shards []*shard
 	mask   uint32
+	// full is set when a steal found too few tokens in all the shards, and
+	// cleared by the next give: while the bound stays reached, a release
+	// that finds its home shard short fails at once instead of sweeping
+	// every shard again.
+	full atomic.Bool
 }
 
 type shard struct {
@@ -95,12 +102,19 @@ func (l *ledger) take(home uint32, n int64) bool {
 		return true
 	}
 	t.Add(n)
-	return l.steal(home, n)
+	if l.full.Load() {
+		return false
+	}
+	if l.steal(home, n) {
+		return true
+	}
+	l.full.Store(true)
+	return false
 }
 
 // steal gathers tokens from the other shards into home and takes n of them.
 // Tokens in transit may make a concurrent take fail spuriously, which only
-// drops a buffer; the bound itself always holds.
+// keeps a buffer weakly; the bound itself always holds.
 func (l *ledger) steal(home uint32, n int64) bool {
 	var got int64
 	for i := 1; i < len(l.shards) && got < n; i++ {
@@ -116,22 +130,11 @@ func (l *ledger) steal(home uint32, n int64) bool {
 	return false
 }
 
-func (l *ledger) give(home uint32, n int64) { l.shards[home].tokens.Add(n) }
-
-// burn takes up to n tokens out of the shards for good, the tokens minted
-// for a surge, and returns how many it took.
-func (l *ledger) burn(n int64) int64 {
-	var got int64
-	for _, s := range l.shards {
-		if got >= n {
-			break
-		}
-		v := s.tokens.Swap(0)
-		take := max(min(v, n-got), 0)
-		got += take
-		s.tokens.Add(v - take)
+func (l *ledger) give(home uint32, n int64) {
+	l.shards[home].tokens.Add(n)
+	if l.full.Load() {
+		l.full.Store(false)
 	}
-	return got
 }
 
 func (l *ledger) tokens() int64 {
@@ -153,9 +156,10 @@ func (l *ledger) counters(class int) (sum [nCounters]int64) {
 }
 
 // reclaimed is the cleanup run when the memory of a buffer is no longer
-// reachable: idle memory the garbage collector took from a sync.Pool, or
-// the old array of a buffer whose B was replaced. Its tokens go back to the
-// idle bound; idle memory is also counted as evicted.
+// reachable: idle memory the garbage collector took from a sync.Pool or
+// from behind a weak pointer, or the old array of a buffer whose B was
+// replaced. Its tokens go back to the idle bound; idle memory is also
+// counted as evicted.
 func reclaimed(s *slab) {
 	s.giveBack()
 	if s.state != slabIdle {
@@ -163,6 +167,10 @@ func reclaimed(s *slab) {
 	}
 	l := s.led
 	l.add(s.home, int(s.class), cEvicted, 1)
+	if s.weak {
+		l.add(s.home, int(s.class), cWeakIdle, -1)
+		l.add(s.home, int(s.class), cWeakIdleBytes, -int64(s.capacity))
+	}
 	if extra := s.capacity - l.sizes[s.class]; extra != 0 {
 		l.add(s.home, int(s.class), cExtraIdle, -int64(extra))
 	}

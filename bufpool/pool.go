@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+	"weak"
 
 	"github.com/valyala/bytebufferpool"
 )
@@ -27,7 +28,10 @@ import (
 // Each class is a sync.Pool, so idle buffers live in per-processor caches
 // and are reclaimed by the garbage collector after about two cycles
 // without use; they also decay by time: a buffer unused for IdleTimeout is
-// let go (see Config.IdleTimeout). A class never receives a buffer smaller
+// let go (see Config.IdleTimeout). Up to MaxIdleBytes, idle buffers are
+// kept strongly; a buffer released beyond that is kept weakly, through a
+// weak pointer, so that a Get may still reuse it until the next collection
+// reclaims it (see Config.MaxIdleBytes). A class never receives a buffer smaller
 // than its size, and buffers larger than MaxSize are never retained, so a
 // stream of small requests cannot pin giant buffers.
 //
@@ -55,15 +59,54 @@ type Pool struct {
 	decay decay
 }
 
-// class is one size class: a sync.Pool of idle *Buffer, and a hint that it
-// was found empty, so that a Get can go past it without a probe of every
-// processor's cache. The hint is set by a Get that found nothing, cleared
-// by the next Put; a stale hint costs at most one miss, whose Release
-// clears it. Padded so that classes do not share cache lines.
+// class is one size class: a sync.Pool of idle buffers, each a *Buffer
+// kept strongly or a weak.Pointer[Buffer], and a hint that it was found
+// empty, so that a Get can go past it without a probe of every processor's
+// cache. The hint is set by a Get that found nothing, cleared by the next
+// Put; a stale hint costs at most one miss, whose Release clears it.
+// Padded so that classes do not share cache lines.
 type class struct {
 	pool  sync.Pool
 	empty atomic.Bool
 	_     [128 - unsafe.Sizeof(sync.Pool{}) - 4]byte
+}
+
+// put files an idle buffer: strongly when its memory holds its idle
+// tokens, else weakly.
+func (cl *class) put(b *Buffer) {
+	if cl.empty.Load() {
+		cl.empty.Store(false)
+	}
+	if b.s.weak {
+		//lint:ignore SA6002 weak.Pointer is stored in an interface without allocating.
+		cl.pool.Put(weak.Make(b))
+		return
+	}
+	cl.pool.Put(b)
+}
+
+// get takes an idle buffer, skipping weak pointers whose buffer the
+// garbage collector reclaimed (their cleanup accounts for them), or
+// returns nil when the class has none.
+func (cl *class) get() *Buffer {
+	return cl.resolve(cl.pool.Get())
+}
+
+// resolve returns the buffer of v, an entry taken from cl.pool (nil when
+// it had none): v itself, or what v points to weakly, or, when the
+// collector reclaimed that, the buffer of the next entry.
+func (cl *class) resolve(v any) *Buffer {
+	for ; v != nil; v = cl.pool.Get() {
+		switch v := v.(type) {
+		case *Buffer:
+			return v
+		case weak.Pointer[Buffer]:
+			if b := v.Value(); b != nil {
+				return b
+			}
+		}
+	}
+	return nil
 }
 
 // Buffer states, kept in its slab.
@@ -88,6 +131,9 @@ type slab struct {
 	// its capacity is its class's size: Get and Release then take their
 	// fast paths.
 	fast bool
+	// weak is set while the buffer is idle and kept weakly: released while
+	// the idle bound was reached, it holds no tokens.
+	weak bool
 	// row is the counters of class in the home shard, kept by setClass,
 	// to spare the hot paths a lookup.
 	row *[nCounters]atomic.Int64
@@ -238,12 +284,16 @@ func (p *Pool) getClass(c int) *Buffer {
 		if cl.empty.Load() {
 			continue
 		}
+		// cl.get(), with its common case by hand: the compiler does not
+		// inline it.
 		v := cl.pool.Get()
-		if v == nil {
-			cl.empty.Store(true)
-			continue
+		b, strong := v.(*Buffer)
+		if !strong {
+			if b = cl.resolve(v); b == nil {
+				cl.empty.Store(true)
+				continue
+			}
 		}
-		b := v.(*Buffer)
 		s := b.s
 		if !s.fast || p.cfg.Poison {
 			p.hitSlow(b, f)
@@ -260,14 +310,19 @@ func (p *Pool) getClass(c int) *Buffer {
 	}
 	b := p.newBuffer(make([]byte, 0, p.cls.sizes[c]), c)
 	p.led.add(b.s.home, c, cMisses, 1)
-	p.decay.credit.Add(int64(p.cls.sizes[c]))
 	return b
 }
 
-// hitSlow completes a hit on an idle buffer of class f whose capacity is
-// not the class size, or of a pool in Poison mode.
+// hitSlow completes a hit on an idle buffer of class f that is kept
+// weakly or whose capacity is not the class size, or of a pool in Poison
+// mode.
 func (p *Pool) hitSlow(b *Buffer, f int) {
 	s := b.s
+	if s.weak {
+		s.weak = false
+		p.led.add(s.home, f, cWeakIdle, -1)
+		p.led.add(s.home, f, cWeakIdleBytes, -int64(s.capacity))
+	}
 	if extra := int64(s.capacity - p.cls.sizes[f]); extra != 0 {
 		p.led.add(s.home, f, cExtraIdle, -extra)
 		p.led.add(s.home, f, cExtraInUse, extra)
@@ -334,7 +389,8 @@ func (p *Pool) put(b *Buffer) {
 		b.B = b.B[:0]
 		s.idleSince = p.decay.epoch.Load()
 		s.state = slabIdle
-		// p.putIdle, by hand: the compiler does not inline it.
+		// p.classes[s.class].put(b), by hand: the compiler does not
+		// inline it.
 		cl := &p.classes[s.class]
 		if cl.empty.Load() {
 			cl.empty.Store(false)
@@ -343,15 +399,6 @@ func (p *Pool) put(b *Buffer) {
 		return
 	}
 	p.putSlow(b, b.B[:0])
-}
-
-// putIdle files an idle buffer in class f.
-func (p *Pool) putIdle(f int, b *Buffer) {
-	cl := &p.classes[f]
-	if cl.empty.Load() {
-		cl.empty.Store(false)
-	}
-	cl.pool.Put(b)
 }
 
 func (p *Pool) putSlow(b *Buffer, mem []byte) {
@@ -386,16 +433,23 @@ func (p *Pool) putSlow(b *Buffer, mem []byte) {
 		f = p.cls.filing(c)
 	}
 	// Memory that was retained before holds its tokens already: the
-	// common path, a buffer cycling through the pool, takes none.
+	// common path, a buffer cycling through the pool, takes none. Memory
+	// that finds the idle bound reached is kept weakly, without tokens.
 	if held := s.held.Load(); held < int64(c) {
-		if need := int64(c) - held; !p.led.take(s.home, need) && !p.decay.overdraw(need) {
-			p.drop(b, cDropIdleFull)
-			return
+		if p.led.take(s.home, int64(c)-held) {
+			s.held.Store(int64(c))
+		} else {
+			s.giveBack()
+			s.weak = true
 		}
-		s.held.Store(int64(c))
 		p.decay.arm()
 	}
 	p.led.add(s.home, origin, cReleases, 1)
+	if s.weak {
+		p.led.add(s.home, origin, cWeakReleases, 1)
+		p.led.add(s.home, f, cWeakIdle, 1)
+		p.led.add(s.home, f, cWeakIdleBytes, int64(c))
+	}
 	if f != origin {
 		p.led.add(s.home, origin, cMovedOut, 1)
 		p.led.add(s.home, f, cMovedIn, 1)
@@ -411,10 +465,10 @@ func (p *Pool) putSlow(b *Buffer, mem []byte) {
 	}
 	s.capacity, s.state = c, slabIdle
 	s.setClass(f)
-	s.fast = c == p.cls.sizes[f]
+	s.fast = c == p.cls.sizes[f] && !s.weak
 	s.idleSince = p.decay.epoch.Load()
 	b.B = mem
-	p.putIdle(f, b)
+	p.classes[f].put(b)
 }
 
 func (p *Pool) drop(b *Buffer, reason int) {
@@ -460,7 +514,7 @@ func (p *Pool) Prefill(size, count int) int {
 		}
 		s.state = slabIdle
 		s.idleSince = p.decay.epoch.Load()
-		p.putIdle(c, b)
+		p.classes[c].put(b)
 		p.decay.arm()
 	}
 	return count

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -59,7 +60,7 @@ func TestNewConfig(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	t.Parallel()
 	cfg := Default().Config()
-	want := Config{MinSize: 512, MaxSize: 4 << 20, ClassesPerDoubling: 4, MaxIdleBytes: 64 << 20,
+	want := Config{MinSize: 512, MaxSize: 4 << 20, ClassesPerDoubling: 4, MaxIdleBytes: 8 << 20,
 		IdleTimeout: 4 * time.Second, FreeOSMemoryInterval: 2 * time.Second}
 	if cfg != want {
 		t.Errorf("Default().Config() = %+v, want %+v", cfg, want)
@@ -229,62 +230,58 @@ func TestOversizeNeverRetained(t *testing.T) {
 	small.Release()
 }
 
+// TestMaxIdleBytes checks the idle bound: of ten 32 KiB buffers released
+// into a pool bounded at 100 KiB, three are kept strongly and seven weakly.
+// The weak ones serve Gets until a collection reclaims them, and decay by
+// time like the others; none is dropped.
 func TestMaxIdleBytes(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  Config
-		// After ten buffers of 32 KiB, all misses, come back: idle buffers,
-		// idle_full drops and SurgeBytes.
-		idle, drops int
-		surge       int64
+		then func(t *testing.T, p *Pool) // acts on the pool after the releases
+		// Then: idle and weakly kept idle buffers, hits, evicted and
+		// decayed buffers.
+		idle, weak, hits, evicted, decayed int64
 	}{
-		// Decay by time off: the bound is strict.
-		{"strict", Config{IdleTimeout: -1}, 3, 7, 0},
-		// The releases find the bound reached in a surge (ten misses since
-		// the last trim): the pool keeps them and raises the bound.
-		{"surge", Config{IdleTimeout: noTimer}, 10, 0, 7 * 32 << 10},
+		{"released", func(*testing.T, *Pool) {}, 10, 7, 0, 0, 0},
+		{"reused before a collection", func(t *testing.T, p *Pool) {
+			releaseAll(getEach(p, slices.Repeat([]int{32 << 10}, 10)...))
+		}, 10, 7, 10, 0, 0},
+		{"reclaimed by a collection", func(t *testing.T, p *Pool) {
+			runtime.GC()
+			waitFor(t, "the cleanups of the weak buffers", func() bool { return p.Stats().Total.WeakIdle == 0 })
+		}, 3, 0, 0, 7, 0},
+		{"decayed by time", func(t *testing.T, p *Pool) {
+			for range decayTicks {
+				p.decay.trim()
+			}
+		}, 0, 0, 0, 0, 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			oneProc(t)
-			tt.cfg.MaxIdleBytes = 100 << 10
-			tt.cfg.FreeOSMemoryInterval = -1
+			p := newPool(t, Config{MaxIdleBytes: 100 << 10, IdleTimeout: noTimer, FreeOSMemoryInterval: -1})
 			gcs := gcCount()
-			p := newPool(t, tt.cfg)
-			var bufs []*Buffer
-			for range 10 {
-				bufs = append(bufs, p.Get(32<<10))
-			}
-			releaseAll(bufs)
+			releaseAll(getEach(p, slices.Repeat([]int{32 << 10}, 10)...))
 			st := checkInvariants(t, p)
 			checkTokensExact(t, p)
-			if !exact(gcs) {
-				return
+			if exact(gcs) && (st.Total.Idle != 10 || st.Total.WeakIdle != 7 || st.Total.WeakIdleBytes != 7*32<<10 ||
+				st.Total.WeakReleases != 7 || st.Total.Drops.Total() != 0) {
+				t.Fatalf("after the releases: idle %d, weak %d (%d bytes), weak releases %d, drops %+v; want 10, 7 (224 KiB), 7, none",
+					st.Total.Idle, st.Total.WeakIdle, st.Total.WeakIdleBytes, st.Total.WeakReleases, st.Total.Drops)
 			}
-			if st.Total.Idle != int64(tt.idle) || st.Total.Drops.IdleFull != uint64(tt.drops) || st.SurgeBytes != tt.surge {
-				t.Errorf("idle %d buffers, idle_full drops %d, SurgeBytes %d; want %d, %d, %d",
-					st.Total.Idle, st.Total.Drops.IdleFull, st.SurgeBytes, tt.idle, tt.drops, tt.surge)
+			gcs = gcCount()
+			tt.then(t, p)
+			if tt.evicted > 0 {
+				gcs++ // the collection of then
 			}
-			if tt.surge == 0 {
-				return
-			}
-			// The first trim keeps what was just used, and burns the 4 KiB
-			// of the bound that no buffer holds; the second lets the excess
-			// go and burns its tokens, bringing the pool back under its
-			// bound.
-			p.decay.trim()
-			if st := checkInvariants(t, p); st.SurgeBytes != tt.surge-4<<10 || st.Total.Idle != 10 {
-				t.Errorf("after one trim: SurgeBytes %d, idle %d; want %d, 10", st.SurgeBytes, st.Total.Idle, tt.surge-4<<10)
-			}
-			p.decay.trim()
 			st = checkInvariants(t, p)
 			checkTokensExact(t, p)
 			if !exact(gcs) {
 				return
 			}
-			if st.SurgeBytes != 0 || st.Total.Idle != 3 || st.Total.Decayed != 7 || st.Total.IdleBytes > st.MaxIdleBytes {
-				t.Errorf("after two trims: SurgeBytes %d, idle %d (%d bytes), decayed %d; want 0, 3, 7",
-					st.SurgeBytes, st.Total.Idle, st.Total.IdleBytes, st.Total.Decayed)
+			got := []int64{st.Total.Idle, st.Total.WeakIdle, int64(st.Total.Hits), int64(st.Total.Evicted), int64(st.Total.Decayed)}
+			if want := []int64{tt.idle, tt.weak, tt.hits, tt.evicted, tt.decayed}; !slices.Equal(got, want) {
+				t.Errorf("idle, weak, hits, evicted, decayed = %v, want %v", got, want)
 			}
 		})
 	}
@@ -640,6 +637,16 @@ func TestClassOf(t *testing.T) {
 			if got, want := p.cls.of(n), scan(n); got != want {
 				t.Fatalf("%+v: of(%d) = %d, want %d", cfg, n, got, want)
 			}
+		}
+	}
+}
+
+// waitFor polls cond until it holds, failing t after five seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
 }

@@ -7,19 +7,16 @@ type Drops struct {
 	Oversize uint64
 	// Undersize counts buffers smaller than MinSize (their B was replaced).
 	Undersize uint64
-	// IdleFull counts buffers released while MaxIdleBytes was reached.
-	IdleFull uint64
 	// Detached counts buffers handed to their users by Detach.
 	Detached uint64
 }
 
 // Total returns the sum of all drops.
-func (d Drops) Total() uint64 { return d.Oversize + d.Undersize + d.IdleFull + d.Detached }
+func (d Drops) Total() uint64 { return d.Oversize + d.Undersize + d.Detached }
 
 func (d *Drops) add(o Drops) {
 	d.Oversize += o.Oversize
 	d.Undersize += o.Undersize
-	d.IdleFull += o.IdleFull
 	d.Detached += o.Detached
 }
 
@@ -46,8 +43,12 @@ type ClassStats struct {
 	Lent uint64
 	// Misses counts buffers handed out from a new allocation.
 	Misses uint64
-	// Releases counts buffers released and retained idle.
+	// Releases counts buffers released and retained idle, WeakReleases
+	// among them.
 	Releases uint64
+	// WeakReleases counts releases that found MaxIdleBytes reached: the
+	// buffer was kept weakly (see Config.MaxIdleBytes).
+	WeakReleases uint64
 	// Drops counts buffers released or detached and not retained.
 	Drops Drops
 	// InUse is the number of buffers checked out now, InUseBytes their
@@ -57,6 +58,11 @@ type ClassStats struct {
 	// capacity. Buffers the garbage collector reclaimed are subtracted when
 	// the runtime reports them, which may lag the collection a little.
 	Idle, IdleBytes int64
+	// WeakIdle is the number of the idle buffers that are kept weakly, and
+	// WeakIdleBytes their capacity: the next collection reclaims them
+	// unless a Get takes them first. IdleBytes - WeakIdleBytes, the idle
+	// memory kept strongly, stays within MaxIdleBytes.
+	WeakIdle, WeakIdleBytes int64
 	// Prefilled counts buffers added idle by Prefill.
 	Prefilled uint64
 	// Evicted counts idle buffers reclaimed by the garbage collector.
@@ -71,11 +77,14 @@ func (c *ClassStats) add(o ClassStats) {
 	c.Hits += o.Hits
 	c.Misses += o.Misses
 	c.Releases += o.Releases
+	c.WeakReleases += o.WeakReleases
 	c.Drops.add(o.Drops)
 	c.InUse += o.InUse
 	c.InUseBytes += o.InUseBytes
 	c.Idle += o.Idle
 	c.IdleBytes += o.IdleBytes
+	c.WeakIdle += o.WeakIdle
+	c.WeakIdleBytes += o.WeakIdleBytes
 	c.Prefilled += o.Prefilled
 	c.Evicted += o.Evicted
 	c.Decayed += o.Decayed
@@ -104,13 +113,6 @@ type Stats struct {
 	// BudgetWaits counts Acquire and Reserve calls that had to wait;
 	// BudgetRejections those that failed with ErrBudgetExceeded.
 	BudgetWaits, BudgetRejections uint64
-
-	// SurgeBytes is how far the idle bound stands above MaxIdleBytes now,
-	// after releases found it reached while the pool was allocating for
-	// Gets it could not serve (see Config.MaxIdleBytes). Idle memory never
-	// exceeds MaxIdleBytes + SurgeBytes; SurgeBytes returns to zero once
-	// the memory retained in the surge goes unused for a trim period.
-	SurgeBytes int64
 
 	// LetGoBytes is the capacity of the buffers this pool dropped or let
 	// decay since it last forced a collection: garbage that has not
@@ -145,7 +147,6 @@ func (p *Pool) Stats() Stats {
 		st.BudgetWaits = p.budget.waits.Load()
 		st.BudgetRejections = p.budget.rejections.Load()
 	}
-	st.SurgeBytes = p.decay.surge.Load()
 	st.LetGoBytes = p.decay.pending.Load()
 	st.ForcedCollections = p.decay.forced.Load()
 	return st
@@ -155,18 +156,20 @@ func (p *Pool) classStats(i int) ClassStats {
 	v := p.led.counters(i)
 	size := p.led.sizes[i]
 	c := ClassStats{
-		Size:      size,
-		Hits:      uint64(v[cHits] + v[cLent]),
-		Misses:    uint64(v[cMisses]),
-		Releases:  uint64(v[cReleases]),
-		Prefilled: uint64(v[cPrefilled]),
-		Evicted:   uint64(v[cEvicted]),
-		Decayed:   uint64(v[cDecayed]),
-		Lent:      uint64(v[cLent]),
+		Size:          size,
+		Hits:          uint64(v[cHits] + v[cLent]),
+		Misses:        uint64(v[cMisses]),
+		Releases:      uint64(v[cReleases]),
+		WeakReleases:  uint64(v[cWeakReleases]),
+		WeakIdle:      v[cWeakIdle],
+		WeakIdleBytes: v[cWeakIdleBytes],
+		Prefilled:     uint64(v[cPrefilled]),
+		Evicted:       uint64(v[cEvicted]),
+		Decayed:       uint64(v[cDecayed]),
+		Lent:          uint64(v[cLent]),
 		Drops: Drops{
 			Oversize:  uint64(v[cDropOversize]),
 			Undersize: uint64(v[cDropUndersize]),
-			IdleFull:  uint64(v[cDropIdleFull]),
 			Detached:  uint64(v[cDropDetached]),
 		},
 	}

@@ -69,7 +69,7 @@ func TestPoolCollectorSeriesBound(t *testing.T) {
 
 // TestPoolCollectorBandsSumClasses checks that the default exposition is
 // the per-class one summed: each band's gets, hits and misses are the sums
-// over the classes of the band, and the per-pool releases, evictions,
+// over the classes of the band, and the per-pool releases, weak releases, evictions,
 // decays, lends, idle buffers and drops by reason the sums over all classes. This is what lets
 // a dashboard read both with sum by (pool, band) and sum by (pool, reason).
 func TestPoolCollectorBandsSumClasses(t *testing.T) {
@@ -94,7 +94,7 @@ func TestPoolCollectorBandsSumClasses(t *testing.T) {
 				switch metricName(key) {
 				case "bufpool_gets_total", "bufpool_hits_total", "bufpool_misses_total":
 					summed[classLabel.ReplaceAllString(key, "")] += v
-				case "bufpool_releases_total", "bufpool_evictions_total", "bufpool_decays_total", "bufpool_lends_total", "bufpool_idle_buffers":
+				case "bufpool_releases_total", "bufpool_weak_releases_total", "bufpool_evictions_total", "bufpool_decays_total", "bufpool_lends_total", "bufpool_idle_buffers":
 					summed[metricName(key)+`{pool="p"}`] += v
 				case "bufpool_drops_total":
 					reason := key[strings.Index(key, `reason=`):]

@@ -18,7 +18,6 @@ const oversizeBand = "+Inf"
 const (
 	dropOversize  = "oversize"
 	dropUndersize = "undersize"
-	dropIdleFull  = "idle_full"
 	dropDetached  = "detached"
 )
 
@@ -27,7 +26,8 @@ const (
 type PoolCollectorConfig struct {
 	// PerClass reports one series per size class rather than per size
 	// band: the per-band counters and bufpool_releases_total,
-	// bufpool_evictions_total, bufpool_idle_buffers and
+	// bufpool_weak_releases_total, bufpool_evictions_total,
+	// bufpool_idle_buffers and
 	// bufpool_drops_total gain the label class. It multiplies the series
 	// of a default pool by about ten (some 600), so it is meant for tuning
 	// a pool's classes on one instance, not for a fleet. Default false.
@@ -42,10 +42,10 @@ type poolCollector struct {
 	// Per band (and class with perClass).
 	gets, hits, misses *prometheus.Desc
 	// Per pool (per band and class with perClass; drops also by reason).
-	releases, drops, evictions, decays, lends, idleBuffers *prometheus.Desc
+	releases, weakReleases, drops, evictions, decays, lends, idleBuffers *prometheus.Desc
 	// Per pool.
 	oversizeGets, inUseBytes, idleBytes, maxIdleBytes *prometheus.Desc
-	surgeBytes, letGoBytes, forcedCollections         *prometheus.Desc
+	weakIdleBytes, letGoBytes, forcedCollections      *prometheus.Desc
 	budgetWaits, budgetRejections                     *prometheus.Desc
 	budgetBytes, budgetUsedBytes, budgetWaiters       *prometheus.Desc
 
@@ -73,18 +73,21 @@ type poolCollector struct {
 //     beyond MaxSize. A band is a doubling, so the hit ratio of each part of
 //     the size range stays visible while a default pool (512 B to 4 MiB)
 //     has 15 bands rather than 53 classes;
-//   - counters bufpool_releases_total, bufpool_evictions_total (idle
+//   - counters bufpool_releases_total, bufpool_weak_releases_total
+//     (releases that found MaxIdleBytes reached, kept weakly until the
+//     next collection), bufpool_evictions_total (idle
 //     buffers the garbage collector reclaimed), bufpool_decays_total (idle
 //     buffers let go after IdleTimeout unused) and bufpool_lends_total (hits
 //     served with a larger class's idle buffer), and the gauge
 //     bufpool_idle_buffers, over the whole pool;
-//   - counter bufpool_drops_total by reason: "oversize", "undersize",
-//     "idle_full" or "detached", as in bufpool.Drops;
+//   - counter bufpool_drops_total by reason: "oversize", "undersize" or
+//     "detached", as in bufpool.Drops;
 //   - counter bufpool_oversize_gets_total, and gauges bufpool_in_use_bytes
 //     and bufpool_idle_bytes (capacity checked out and kept idle, over all
 //     classes), bufpool_max_idle_bytes (the pool's MaxIdleBytes),
-//     bufpool_surge_bytes (how far a surge of demand raised the idle bound
-//     above it, bufpool.Stats.SurgeBytes) and bufpool_let_go_bytes (capacity dropped or decayed since the last
+//     bufpool_idle_weak_bytes (the part of bufpool_idle_bytes kept weakly,
+//     beyond MaxIdleBytes) and bufpool_let_go_bytes (capacity dropped or
+//     decayed since the last
 //     collection the pool forced), and counter
 //     bufpool_forced_collections_total;
 //   - counters bufpool_budget_waits_total and bufpool_budget_rejections_total
@@ -106,7 +109,8 @@ func NewPoolCollector(pool string, stats func() bufpool.Stats) prometheus.Collec
 
 // NewPoolCollectorWithConfig is NewPoolCollector configured by cfg. With
 // cfg.PerClass, the series of bufpool_gets_total, bufpool_hits_total,
-// bufpool_misses_total, bufpool_releases_total, bufpool_evictions_total,
+// bufpool_misses_total, bufpool_releases_total,
+// bufpool_weak_releases_total, bufpool_evictions_total,
 // bufpool_decays_total, bufpool_lends_total and bufpool_idle_buffers are
 // per size class, with the labels band (as above)
 // and class (the class size in bytes in decimal, or "+Inf"), and those of
@@ -137,22 +141,23 @@ func NewPoolCollectorWithConfig(pool string, stats func() bufpool.Stats, cfg Poo
 		stats:    stats,
 		perClass: cfg.PerClass,
 
-		gets:        desc("bufpool_gets_total", "Buffers handed out by the pool, by size band.", banded...),
-		hits:        desc("bufpool_hits_total", "Buffers handed out from idle memory, by size band.", banded...),
-		misses:      desc("bufpool_misses_total", "Buffers handed out from a new allocation, by size band.", banded...),
-		releases:    desc("bufpool_releases_total", "Buffers released and kept idle.", pooled...),
-		drops:       desc("bufpool_drops_total", "Buffers released or detached and not kept, by reason.", append(pooled, "reason")...),
-		evictions:   desc("bufpool_evictions_total", "Idle buffers reclaimed by the garbage collector.", pooled...),
-		decays:      desc("bufpool_decays_total", "Idle buffers let go after IdleTimeout unused.", pooled...),
-		lends:       desc("bufpool_lends_total", "Hits served with an idle buffer of a larger class, lent to a smaller one.", pooled...),
-		idleBuffers: desc("bufpool_idle_buffers", "Buffers kept idle.", pooled...),
+		gets:         desc("bufpool_gets_total", "Buffers handed out by the pool, by size band.", banded...),
+		hits:         desc("bufpool_hits_total", "Buffers handed out from idle memory, by size band.", banded...),
+		misses:       desc("bufpool_misses_total", "Buffers handed out from a new allocation, by size band.", banded...),
+		releases:     desc("bufpool_releases_total", "Buffers released and kept idle.", pooled...),
+		weakReleases: desc("bufpool_weak_releases_total", "Buffers released while MaxIdleBytes was reached, kept weakly: reused if asked for before the next collection, else reclaimed by it.", pooled...),
+		drops:        desc("bufpool_drops_total", "Buffers released or detached and not kept, by reason.", append(pooled, "reason")...),
+		evictions:    desc("bufpool_evictions_total", "Idle buffers reclaimed by the garbage collector.", pooled...),
+		decays:       desc("bufpool_decays_total", "Idle buffers let go after IdleTimeout unused.", pooled...),
+		lends:        desc("bufpool_lends_total", "Hits served with an idle buffer of a larger class, lent to a smaller one.", pooled...),
+		idleBuffers:  desc("bufpool_idle_buffers", "Buffers kept idle.", pooled...),
 
 		oversizeGets: desc("bufpool_oversize_gets_total", "Gets beyond the largest size class, served by exact allocations never kept."),
 		inUseBytes:   desc("bufpool_in_use_bytes", "Capacity of the buffers checked out of the pool."),
 		idleBytes:    desc("bufpool_idle_bytes", "Capacity of the buffers the pool keeps idle."),
 		maxIdleBytes: desc("bufpool_max_idle_bytes", "Bound on the capacity the pool keeps idle (MaxIdleBytes)."),
 
-		surgeBytes:        desc("bufpool_surge_bytes", "How far a surge of demand raised the idle bound above MaxIdleBytes; back to zero once the memory goes unused for IdleTimeout/2."),
+		weakIdleBytes:     desc("bufpool_idle_weak_bytes", "Capacity of the idle buffers kept weakly, beyond MaxIdleBytes: part of bufpool_idle_bytes that the next collection reclaims unless reused."),
 		letGoBytes:        desc("bufpool_let_go_bytes", "Capacity dropped or decayed since the pool last forced a collection: garbage not necessarily collected yet."),
 		forcedCollections: desc("bufpool_forced_collections_total", "Collections the pool forced to return memory it let go to the operating system."),
 
@@ -201,7 +206,7 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(ch, c.inUseBytes, st.Total.InUseBytes)
 	gauge(ch, c.idleBytes, st.Total.IdleBytes)
 	gauge(ch, c.maxIdleBytes, st.MaxIdleBytes)
-	gauge(ch, c.surgeBytes, st.SurgeBytes)
+	gauge(ch, c.weakIdleBytes, st.Total.WeakIdleBytes)
 	gauge(ch, c.letGoBytes, st.LetGoBytes)
 	counter(ch, c.forcedCollections, st.ForcedCollections)
 	counter(ch, c.budgetWaits, st.BudgetWaits)
@@ -236,17 +241,17 @@ func (c *poolCollector) collectHits(ch chan<- prometheus.Metric, gets, hits, mis
 	counter(ch, c.misses, misses, labels...)
 }
 
-// collectPooled sends the releases, drops, evictions, decays, lends and idle
+// collectPooled sends the releases, weak releases, drops, evictions, decays, lends and idle
 // buffers of cs (a class, or the pool's total) with the given labels.
 func (c *poolCollector) collectPooled(ch chan<- prometheus.Metric, cs *bufpool.ClassStats, labels ...string) {
 	counter(ch, c.releases, cs.Releases, labels...)
+	counter(ch, c.weakReleases, cs.WeakReleases, labels...)
 	for _, d := range []struct {
 		reason string
 		n      uint64
 	}{
 		{dropOversize, cs.Drops.Oversize},
 		{dropUndersize, cs.Drops.Undersize},
-		{dropIdleFull, cs.Drops.IdleFull},
 		{dropDetached, cs.Drops.Detached},
 	} {
 		counter(ch, c.drops, d.n, append(labels[:len(labels):len(labels)], d.reason)...)

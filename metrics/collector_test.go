@@ -62,9 +62,10 @@ func seriesPerClass(n int, budget bool) int {
 
 // seriesPerBand is the number of series a default collector reports for a
 // pool of n bands: three per band and the oversize band (gets, hits,
-// misses), eighteen per pool (releases, evictions, decays, lends, idle
-// buffers, four drop reasons, oversize gets, in-use, idle, max idle, surge
-// and let-go bytes, forced collections, budget waits and rejections), and
+// misses), eighteen per pool (releases, weak releases, evictions, decays,
+// lends, idle buffers, three drop reasons, oversize gets, in-use, idle,
+// weak idle, max idle and let-go bytes, forced collections, budget waits
+// and rejections), and
 // three more with a budget.
 func seriesPerBand(n int, budget bool) int {
 	s := 3*(n+1) + 18
@@ -109,9 +110,7 @@ func TestPoolCollectorValues(t *testing.T) {
 	budgeted.MaxInUseBytes = 4096
 	smallIdle := tiny
 	smallIdle.MaxIdleBytes = 1024
-	smallIdle.IdleTimeout = -1 // a strict bound: no surge above it
-	surging := smallIdle
-	surging.IdleTimeout = time.Hour // decay by time on, but no trim during the test
+	smallIdle.IdleTimeout = time.Hour // no trim during the test
 	// twoMisses gets two buffers of one class, both misses, and releases
 	// them: the second finds the idle bound of smallIdle reached.
 	twoMisses := func(_ *testing.T, p *bufpool.Pool, _ prometheus.Gatherer) {
@@ -209,30 +208,20 @@ func TestPoolCollectorValues(t *testing.T) {
 			},
 		},
 		{
+			// The second release finds the idle bound reached: its buffer
+			// is kept weakly.
 			name: "idle full",
 			cfg:  smallIdle,
 			do:   twoMisses,
 			want: map[string]float64{
-				perClass("bufpool_gets_total", "1024"):     2,
-				perClass("bufpool_misses_total", "1024"):   2,
-				perClass("bufpool_releases_total", "1024"): 1,
-				dropped("1024", "idle_full"):               1,
-				perPool("bufpool_max_idle_bytes"):          1024,
-				perPool("bufpool_let_go_bytes"):            1024,
-			},
-		},
-		{
-			// The same with decay by time on: the two misses since the last
-			// trim let the second release keep its buffer above the bound.
-			name: "surge",
-			cfg:  surging,
-			do:   twoMisses,
-			want: map[string]float64{
-				perClass("bufpool_gets_total", "1024"):     2,
-				perClass("bufpool_misses_total", "1024"):   2,
-				perClass("bufpool_releases_total", "1024"): 2,
-				perPool("bufpool_max_idle_bytes"):          1024,
-				perPool("bufpool_surge_bytes"):             1024,
+				perClass("bufpool_gets_total", "1024"):          2,
+				perClass("bufpool_misses_total", "1024"):        2,
+				perClass("bufpool_releases_total", "1024"):      2,
+				perClass("bufpool_weak_releases_total", "1024"): 1,
+				perClass("bufpool_idle_buffers", "1024"):        2,
+				perPool("bufpool_idle_bytes"):                   2048,
+				perPool("bufpool_idle_weak_bytes"):              1024,
+				perPool("bufpool_max_idle_bytes"):               1024,
 			},
 		},
 		{
@@ -379,8 +368,8 @@ func TestPoolCollectorMatchesStats(t *testing.T) {
 			t.Errorf("CollectAndCount(%s) = %d, want one per class and +Inf, %d", name, n, len(st.Classes)+1)
 		}
 	}
-	if n := testutil.CollectAndCount(c, "bufpool_drops_total"); n != 4*(len(st.Classes)+1) {
-		t.Errorf("CollectAndCount(bufpool_drops_total) = %d, want 4 per class and +Inf, %d", n, 4*(len(st.Classes)+1))
+	if n := testutil.CollectAndCount(c, "bufpool_drops_total"); n != 3*(len(st.Classes)+1) {
+		t.Errorf("CollectAndCount(bufpool_drops_total) = %d, want 3 per class and +Inf, %d", n, 3*(len(st.Classes)+1))
 	}
 
 	check := func(key string, want uint64) {
@@ -399,9 +388,9 @@ func TestPoolCollectorMatchesStats(t *testing.T) {
 		check(perClass("bufpool_hits_total", class), cs.Hits)
 		check(perClass("bufpool_misses_total", class), cs.Misses)
 		check(perClass("bufpool_releases_total", class), cs.Releases)
+		check(perClass("bufpool_weak_releases_total", class), cs.WeakReleases)
 		check(dropped(class, "oversize"), cs.Drops.Oversize)
 		check(dropped(class, "undersize"), cs.Drops.Undersize)
-		check(dropped(class, "idle_full"), cs.Drops.IdleFull)
 		check(dropped(class, "detached"), cs.Drops.Detached)
 	}
 	check(perPool("bufpool_oversize_gets_total"), 3)

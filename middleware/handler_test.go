@@ -144,13 +144,12 @@ var newSink = pooltest.NewSink
 // slab and Buffer, and the cleanup registered for it.
 func missCost(t *testing.T) float64 {
 	t.Helper()
-	// A pool that can keep nothing idle misses on every Get (with decay by
-	// time off, its bound is strict: no surge keeps the buffer).
-	p, err := bufpool.New(bufpool.Config{MaxIdleBytes: 1, IdleTimeout: -1})
+	// Detach takes the memory out of the pool: every Get misses.
+	p, err := bufpool.New(bufpool.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testing.AllocsPerRun(100, func() { p.Get(1024).Release() })
+	return testing.AllocsPerRun(100, func() { _ = p.Get(1024).Detach() })
 }
 
 // allocsPerRequest returns the allocations of a request through h, and

@@ -85,7 +85,7 @@ func ParseOptions(args []string, getenv func(string) string, usage io.Writer) (O
 	fs.StringVar(&o.Pool, "pool", o.Pool, "body memory: "+strings.Join(Modes, ", "))
 	fs.Var(&o.MaxBody, "max-body", "request body limit (413 above it), e.g. 8MiB")
 	fs.Var(&o.MaxBuffered, "max-buffered", "responses up to this size are buffered, larger ones stream")
-	fs.Var(&o.MaxIdle, "max-idle", "most memory the pool keeps for reuse (sized mode)")
+	fs.Var(&o.MaxIdle, "max-idle", "most idle memory the pool keeps across collections; more is kept weakly until the next (sized mode)")
 	fs.Var(&o.Budget, "budget", "in-use budget of the pool in bytes (sized mode), 0 for none")
 	fs.DurationVar(&o.BudgetWait, "budget-wait", o.BudgetWait, "how long a request waits for the budget before 503")
 	fs.DurationVar(&o.PoolIdleTimeout, "pool-idle-timeout", 0, "idle buffers unused this long are let go (sized mode); 0 for bufpool's "+bufpool.DefaultIdleTimeout.String()+", negative for never")

@@ -167,7 +167,7 @@ func spreadOf(vs []float64) spread {
 
 // target is a required ratio between two modes' figures. Against may be
 // bestPeer. With Slack, the ratio is to Against's figure plus Slack (in
-// the metric's unit): "at most off's figure + 64 MiB" is Slack 64 with
+// the metric's unit): "at most off's figure + 8 MiB" is Slack 8 with
 // Op "<=" and Limit 1.
 type target struct {
 	Workload string

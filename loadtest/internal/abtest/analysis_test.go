@@ -290,8 +290,8 @@ func TestTargetString(t *testing.T) {
 		{tgt("large", "throughput", "sized", "off", ">=", 1.2), "sized/off throughput ratio ≥ 1.20"},
 		{tgt("mixed", "peak_rss", "sized", "syncpool", "<", 1), "sized peak RSS lower than syncpool (ratio < 1)"},
 		{tgt("S1-c64", "throughput", "sized", bestPeer, ">=", 1), "sized/best peer throughput ratio ≥ 1.00"},
-		{target{Workload: "S2", Metric: "heap_5s", Mode: "sized", Against: "off", Op: "<=", Limit: 1, Slack: 64},
-			"sized heap in use 5 s after the spike ≤ off + 64 MiB"},
+		{target{Workload: "S2", Metric: "heap_5s", Mode: "sized", Against: "off", Op: "<=", Limit: 1, Slack: 8},
+			"sized heap in use 5 s after the spike ≤ off + 8 MiB"},
 	}
 	for _, tt := range tests {
 		if got := tt.target.String(); got != tt.want {

@@ -71,7 +71,7 @@ func TestScenarioReport(t *testing.T) {
 		"Ratio to the best peer",
 		"| mode | req/s | p99 ms | alloc/req | peak RSS MiB | RSS +5 s MiB | heap +5 s MiB | RSS +30 s MiB | heap +30 s MiB | pool hits | errors |",
 		"sized/best peer throughput ratio ≥ 1.00",
-		"sized heap in use 5 s after the spike ≤ off + 64 MiB",
+		"sized heap in use 5 s after the spike ≤ off + 8 MiB",
 		"read 5 s and 30 s after the last spike response",
 		"### S1-c64: steady log-uniform mix",
 	)
