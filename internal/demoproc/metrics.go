@@ -55,19 +55,21 @@ func (m Metrics) Totals() map[string]float64 {
 	return out
 }
 
-// Scrape reads the exposition at url (a /metrics page) with client.
-func Scrape(ctx context.Context, client *http.Client, url string) (Metrics, error) {
+// Get returns the body of GET url, at most limit bytes of it, or an error
+// naming url unless the status is 200 OK.
+func Get(ctx context.Context, client *http.Client, url string, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("demoproc: scraping %s: %w", url, err)
+		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("demoproc: scraping %s: status %s", url, resp.Status)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: status %s", url, resp.Status)
 	}
-	return ParseMetrics(io.LimitReader(resp.Body, 16<<20))
+	return body, err
 }

@@ -1,6 +1,7 @@
 package demoproc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -103,19 +104,8 @@ func (s *Server) awaitStart(ctx context.Context) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/healthz", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := s.scraper.Do(req)
-	if err != nil {
-		return fmt.Errorf("/healthz: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("/healthz: status %s", resp.Status)
-	}
-	return nil
+	_, err := Get(ctx, s.scraper, s.URL+"/healthz", 1<<10)
+	return err
 }
 
 // String describes the server by its command line.
@@ -170,7 +160,11 @@ func (s *Server) Stop(timeout time.Duration) error {
 
 // Scrape reads the server's /metrics, over a connection of its own.
 func (s *Server) Scrape(ctx context.Context) (Metrics, error) {
-	return Scrape(ctx, s.scraper, s.URL+"/metrics")
+	body, err := Get(ctx, s.scraper, s.URL+"/metrics", 16<<20)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMetrics(bytes.NewReader(body))
 }
 
 // Environ returns this process's environment without its BODYPOOL_

@@ -12,6 +12,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -66,17 +67,9 @@ func scrape(raw, file string) error {
 		return err
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get(raw)
+	body, err := demoproc.Get(context.Background(), client, raw, 64<<20)
 	if err != nil {
 		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", raw, resp.Status)
 	}
 	return os.WriteFile(file, body, 0o644)
 }

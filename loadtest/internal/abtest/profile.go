@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/bodypool/bodypool/internal/demoproc"
 )
 
 // Profile runs, for every mode of cfg, a fresh demo server with -pprof
@@ -66,23 +68,11 @@ func profileOne(ctx context.Context, cfg Config, mode string, sc Scenario, p *pl
 	defer client.CloseIdleConnections()
 	// fetch writes the body of GET srv.URL/debug/pprof/path into base-name.pprof.
 	fetch := func(path, name string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/debug/pprof/"+path, nil)
+		b, err := demoproc.Get(ctx, client, srv.URL+"/debug/pprof/"+path, 1<<30)
 		if err != nil {
-			return err
+			return fmt.Errorf("abtest: %w", err)
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return fmt.Errorf("abtest: %s: %w", req.URL, err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("abtest: %s: status %s", req.URL, resp.Status)
-		}
-		if err == nil {
-			err = os.WriteFile(base+"-"+name+".pprof", b, 0o644)
-		}
-		return err
+		return os.WriteFile(base+"-"+name+".pprof", b, 0o644)
 	}
 
 	cpuDone := make(chan error, 1)
