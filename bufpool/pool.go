@@ -31,9 +31,9 @@ import (
 // let go (see Config.IdleTimeout). Up to MaxIdleBytes, idle buffers are
 // kept strongly; a buffer released beyond that is kept weakly, through a
 // weak pointer, so that a Get may still reuse it until the next collection
-// reclaims it (see Config.MaxIdleBytes). A class never receives a buffer smaller
-// than its size, and buffers larger than MaxSize are never retained, so a
-// stream of small requests cannot pin giant buffers.
+// reclaims it (see Config.MaxIdleBytes). A class never receives a buffer
+// smaller than its size, and buffers larger than MaxSize are never
+// retained, so a stream of small requests cannot pin giant buffers.
 //
 // A Pool is safe for concurrent use by multiple goroutines. A Buffer it
 // hands out belongs to the caller until Release or Detach, and must not be
