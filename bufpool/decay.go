@@ -184,8 +184,7 @@ func (p *Pool) decayed(b *Buffer, f int) int64 {
 	s := b.s
 	p.led.add(s.home, f, cDecayed, 1)
 	if s.weak {
-		p.led.add(s.home, f, cWeakIdle, -1)
-		p.led.add(s.home, f, cWeakIdleBytes, -int64(s.capacity))
+		p.led.weakIdle(s.home, f, -1, int64(s.capacity))
 	}
 	if extra := int64(s.capacity - p.cls.sizes[f]); extra != 0 {
 		p.led.add(s.home, f, cExtraIdle, -extra)

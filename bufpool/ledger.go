@@ -94,6 +94,13 @@ func (l *ledger) add(home uint32, class, kind int, delta int64) {
 	l.shards[home].c[class*nCounters+kind].Add(delta)
 }
 
+// weakIdle counts n more idle buffers of the given capacity kept weakly in
+// class (n is -1 when one stops being so).
+func (l *ledger) weakIdle(home uint32, class int, n, capacity int64) {
+	l.add(home, class, cWeakIdle, n)
+	l.add(home, class, cWeakIdleBytes, n*capacity)
+}
+
 // take takes n idle tokens for a buffer of the given home shard, reporting
 // whether the idle bound leaves room for it.
 func (l *ledger) take(home uint32, n int64) bool {
@@ -168,8 +175,7 @@ func reclaimed(s *slab) {
 	l := s.led
 	l.add(s.home, int(s.class), cEvicted, 1)
 	if s.weak {
-		l.add(s.home, int(s.class), cWeakIdle, -1)
-		l.add(s.home, int(s.class), cWeakIdleBytes, -int64(s.capacity))
+		l.weakIdle(s.home, int(s.class), -1, int64(s.capacity))
 	}
 	if extra := s.capacity - l.sizes[s.class]; extra != 0 {
 		l.add(s.home, int(s.class), cExtraIdle, -int64(extra))

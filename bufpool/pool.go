@@ -320,8 +320,7 @@ func (p *Pool) hitSlow(b *Buffer, f int) {
 	s := b.s
 	if s.weak {
 		s.weak = false
-		p.led.add(s.home, f, cWeakIdle, -1)
-		p.led.add(s.home, f, cWeakIdleBytes, -int64(s.capacity))
+		p.led.weakIdle(s.home, f, -1, int64(s.capacity))
 	}
 	if extra := int64(s.capacity - p.cls.sizes[f]); extra != 0 {
 		p.led.add(s.home, f, cExtraIdle, -extra)
@@ -447,8 +446,7 @@ func (p *Pool) putSlow(b *Buffer, mem []byte) {
 	p.led.add(s.home, origin, cReleases, 1)
 	if s.weak {
 		p.led.add(s.home, origin, cWeakReleases, 1)
-		p.led.add(s.home, f, cWeakIdle, 1)
-		p.led.add(s.home, f, cWeakIdleBytes, int64(c))
+		p.led.weakIdle(s.home, f, 1, int64(c))
 	}
 	if f != origin {
 		p.led.add(s.home, origin, cMovedOut, 1)
