@@ -136,6 +136,7 @@ type config struct {
 	Config
 	retryAfter    string // Retry-After value of 503 responses, in seconds
 	zeroOnRelease bool   // the pool wipes released memory: so do the gzip readers
+	budget        int64  // the pool's in-use budget (MaxInUseBytes), 0 for none
 
 	// adapterLimit tells read errors of an adapter's own body limit
 	// (Echo's BodyLimit), answered with 413, from truncated bodies.
@@ -170,6 +171,7 @@ func (c Config) validate() (*config, error) {
 	cc := &config{Config: c}
 	if p, ok := c.pool.(pooled); ok {
 		cc.zeroOnRelease = p.p.Config().ZeroOnRelease
+		cc.budget = p.p.Config().MaxInUseBytes
 	}
 	wait := max(c.BudgetWait, 0)
 	secs := int64((wait + time.Second - 1) / time.Second)

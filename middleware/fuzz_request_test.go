@@ -125,6 +125,18 @@ func FuzzRequestBody(f *testing.F) {
 			if !bytes.Equal(rb.b, want) {
 				t.Fatalf("body %d bytes, want %d", len(rb.b), len(want))
 			}
+			// Memory followed the bytes: growthFactor times them with a
+			// declared length, twice without, and at least the first buffer.
+			most := 2 * len(want)
+			if declared >= 0 {
+				most = growthFactor * len(want)
+			}
+			if most = p.ClassSize(most); most < 128 {
+				most = 128
+			}
+			if cap(rb.b) > most {
+				t.Fatalf("declared %d, sent %d: held %d bytes, want at most %d", declared, sent, cap(rb.b), most)
+			}
 			rb.release()
 		}
 		if err := p.CheckLeaks(); err != nil {

@@ -15,8 +15,8 @@ import (
 // first buffer (InitialRequestBuffer) and doubling through the pool, with
 // the body's length declared (growth stops at its class) or not (chunked:
 // doubling may overshoot). Compare the initial sizes with benchstat; the
-// default, 64 KiB, trades a little memory for small bodies against copies
-// for large ones.
+// default, 4 KiB, trades copies for large bodies against memory for
+// small ones and for clients that send slowly.
 func BenchmarkRequestGrowth(b *testing.B) {
 	for _, size := range []int{16 << 10, 256 << 10, 4 << 20} {
 		body := bytes.Repeat([]byte("b"), size)

@@ -165,27 +165,54 @@ func (c *config) readBody(r *http.Request) (*requestBody, *rejection) {
 	return rb, nil
 }
 
-// growthFactor is how much a request buffer grows at each step once it is
-// full and more bytes arrive, when the client declared the body's length:
-// from the 4 KiB first buffer to 256 KiB, then to the declared length (up
-// to MaxRequestBody, eight times MaxRequestBody/256 KiB), so that a body
-// is copied little and, growing in at most two steps, never holds two
-// large buffers at once for long; the memory a request holds stays within
-// this factor of what it sent. Without a declared length the buffer
-// doubles, so that a body of unknown size holds at most twice what it is.
+// growthFactor bounds the memory of a body whose client declared its
+// length: its buffer holds at most the larger of the first buffer and
+// growthFactor times the bytes received, so a client that declares much
+// and sends little holds little. Within that bound the buffer grows toward
+// the declared length as early as it may, while it holds little to copy:
+// a 1 MiB body moves out of its first 4 KiB at 4 KiB, into a buffer of
+// 256 KiB, and on at 16 KiB into one of 1 MiB. Without a declared length
+// the buffer doubles when full and another byte has arrived, so that a
+// body of unknown size holds at most twice what it is.
 const growthFactor = 64
+
+// errStepped ends a read of one step (see stepReader).
+var errStepped = errors.New("middleware: read step ended")
+
+// stepReader passes one Read through to r; the next fails with
+// errStepped, so that ReadFromLimit returns after a single read and the
+// buffer may grow before the next.
+type stepReader struct {
+	r    io.Reader
+	done bool
+}
+
+func (s *stepReader) Read(p []byte) (int, error) {
+	if s.done {
+		return 0, errStepped
+	}
+	s.done = true
+	return s.r.Read(p)
+}
 
 // reading is the state of fill, kept in the requestBody that is allocated
 // anyway, so that reading allocates nothing more.
 type reading struct {
 	stage io.LimitedReader
+	step  stepReader
 	probe [1]byte
 }
 
-// fill reads src into buf, up to MaxRequestBody bytes. The buffer grows
-// only when it is full and another byte has arrived: by growthFactor,
-// capped at the declared length hint (if not negative), or by doubling.
+// fill reads src into buf, up to MaxRequestBody bytes. A body declared
+// (hint, if not negative) larger than buf is read by approach first; then
+// the buffer grows only when it is full and another byte has arrived, by
+// doubling.
 func (c *config) fill(ctx context.Context, buf seam.Buffer, src io.Reader, hint int64, st *reading) *rejection {
+	if hint > int64(cap(buf.Bytes())) {
+		if ended, rej := c.approach(ctx, buf, src, hint, st); ended || rej != nil {
+			return rej
+		}
+	}
 	for {
 		if room := cap(buf.Bytes()) - buf.Len(); room > 0 {
 			// Fill the buffer, and never read more than one byte past the
@@ -194,14 +221,8 @@ func (c *config) fill(ctx context.Context, buf seam.Buffer, src io.Reader, hint 
 			st.stage.R = src
 			st.stage.N = min(int64(room), c.MaxRequestBody-int64(buf.Len())+1)
 			_, err := buf.ReadFromLimit(&st.stage, int64(room))
-			switch {
-			case err == nil, errors.Is(err, bufpool.ErrBudgetExceeded) && st.stage.N == 0:
-				// A budgeted full buffer asks for growth before it probes;
-				// the probe below decides instead.
-			case c.outerLimit(err):
-				return errTooLargeOuter
-			default:
-				return errTruncated
+			if rej := c.readError(err, st); rej != nil {
+				return rej
 			}
 			if int64(buf.Len()) > c.MaxRequestBody {
 				return c.tooLarge()
@@ -216,7 +237,8 @@ func (c *config) fill(ctx context.Context, buf seam.Buffer, src io.Reader, hint 
 			if int64(buf.Len()) >= c.MaxRequestBody {
 				return c.tooLarge()
 			}
-			if rej := c.grow(ctx, buf, c.nextSize(buf, hint)); rej != nil {
+			next := max(min(2*int64(cap(buf.Bytes())), c.MaxRequestBody+1), int64(buf.Len())+1)
+			if rej := c.grow(ctx, buf, int(next)); rej != nil {
 				return rej
 			}
 			buf.Write(st.probe[:k])
@@ -233,14 +255,63 @@ func (c *config) fill(ctx context.Context, buf seam.Buffer, src io.Reader, hint 
 	}
 }
 
-// nextSize is the capacity a full request buffer grows to.
-func (c *config) nextSize(buf seam.Buffer, hint int64) int {
-	capacity := int64(cap(buf.Bytes()))
-	next := 2 * capacity
-	if hint > capacity {
-		next = min(growthFactor*capacity, hint)
+// approach reads a body declared to be hint bytes, more than buf holds,
+// until buf can hold all of it, one read at a time: after each read buf
+// grows to as much of hint as growthFactor times the bytes received
+// allow, once that is all of hint or at least twice its capacity. A read
+// takes at most the bytes that allow all of hint, so that the last growth
+// copies little, and is never cut short to fill a small buffer, which
+// would cost a read of the connection for a few bytes. With a budget, buf
+// grows only when full (as far as the same bound allows), so that bodies
+// take the budget shortly before their bytes arrive, not long before. It
+// reports whether src ended first.
+func (c *config) approach(ctx context.Context, buf seam.Buffer, src io.Reader, hint int64, st *reading) (ended bool, rej *rejection) {
+	eager := c.budget == 0
+	enough := (hint + growthFactor - 1) / growthFactor // bytes received that allow all of hint
+	for {
+		capacity, n := int64(cap(buf.Bytes())), int64(buf.Len())
+		if capacity >= hint {
+			return false, nil
+		}
+		allowed := min(hint, growthFactor*n)
+		if allowed > capacity && (n == capacity || eager && (allowed == hint || allowed >= 2*capacity)) {
+			if rej := c.grow(ctx, buf, int(allowed)); rej != nil {
+				return false, rej
+			}
+			continue
+		}
+		st.step = stepReader{r: src}
+		st.stage.R = &st.step
+		st.stage.N = capacity - n
+		if eager {
+			st.stage.N = min(st.stage.N, max(enough-n, 1))
+		}
+		_, err := buf.ReadFromLimit(&st.stage, capacity-n)
+		st.step.r = nil
+		if errors.Is(err, errStepped) {
+			continue
+		}
+		if rej := c.readError(err, st); rej != nil {
+			return false, rej
+		}
+		if st.stage.N > 0 {
+			return true, nil // src ended before the stage did
+		}
 	}
-	return int(max(min(next, c.MaxRequestBody+1), int64(buf.Len())+1))
+}
+
+// readError is the refusal, if any, for the error of reading a stage.
+func (c *config) readError(err error, st *reading) *rejection {
+	switch {
+	case err == nil, errors.Is(err, bufpool.ErrBudgetExceeded) && st.stage.N == 0:
+		// A budgeted full buffer asks for growth before it probes; the
+		// caller decides instead.
+		return nil
+	case c.outerLimit(err):
+		return errTooLargeOuter
+	default:
+		return errTruncated
+	}
 }
 
 // grow makes room in buf for next bytes in all, waiting at most
@@ -267,12 +338,7 @@ func (c *config) grow(ctx context.Context, buf seam.Buffer, next int) *rejection
 // needs more than the pool's whole budget: waiting cannot help, the body
 // is too large for this server.
 func (c *config) neverFits(n, next int) bool {
-	p, ok := c.pool.(pooled)
-	if !ok {
-		return false
-	}
-	budget := p.p.Config().MaxInUseBytes
-	return budget > 0 && int64(p.p.ClassSize(n))+int64(p.p.ClassSize(next)) > budget
+	return c.budget > 0 && int64(c.Pool.ClassSize(n))+int64(c.Pool.ClassSize(next)) > c.budget
 }
 
 // maxDeclared is the largest Content-Length not refused at once. The limit
