@@ -35,25 +35,25 @@
 // otherwise the body is read into a first buffer of at most
 // InitialRequestBuffer bytes (4 KiB) that grows through the pool as bytes
 // arrive: toward the declared length as soon as the bytes received allow,
-// to at most 64 times them (a 1 MiB body moves out of 4 KiB at 4 KiB, and
-// out of 256 KiB at 16 KiB; with a budget, only once the buffer is full),
-// or, when no length was declared, doubling when full and another byte has
-// arrived. A request so holds at most 64 times what it sent (twice without
-// a length), and a body is copied little on its way to its final size. A
-// body that turns out larger than the limit is refused with 413 after at
-// most MaxRequestBody+1 bytes; a truncated or malformed one with 400. When
-// the pool has an in-use budget, every byte is taken from it before use,
-// growth included; a request that finds no room within BudgetWait is
-// refused with 503 and a Retry-After header, and its handler never runs;
-// one whose growth could never fit the whole budget is refused with 413.
-// Refusals of unread bodies carry Connection: close. The handler sees the
-// request as the client sent it (ContentLength, TransferEncoding, headers),
-// with a body it can read again through r.GetBody. With Decompress, the
-// outermost gzip layers named by Content-Encoding (all its lines, in order)
-// are removed into the pooled buffer, the limit applies to the decompressed
-// size, and the header keeps only the codings left. Requests that
-// Config.Skip selects (full-duplex handlers, uploads streamed to disk) pass
-// untouched.
+// to at most 64 times them (a 1 MiB body moves from 4 KiB to 16 KiB at 4
+// KiB received, and to 1 MiB at 16 KiB; with a budget, only once the buffer
+// is full), or, when no length was declared, doubling when full and another
+// byte has arrived. A request so holds at most 64 times what it sent (twice
+// without a length), and a body is copied little on its way to its final
+// size. A body that turns out larger than the limit is refused with 413
+// after at most MaxRequestBody+1 bytes; a truncated or malformed one with
+// 400. When the pool has an in-use budget, every byte is taken from it
+// before use, growth included; a request that finds no room within
+// BudgetWait is refused with 503 and a Retry-After header, and its handler
+// never runs; one whose growth could never fit the whole budget is refused
+// with 413. Refusals of unread bodies carry Connection: close. The handler
+// sees the request as the client sent it (ContentLength, TransferEncoding,
+// headers), with a body it can read again through r.GetBody. With
+// Decompress, the outermost gzip layers named by Content-Encoding (all its
+// lines, in order) are removed into the pooled buffer, the limit applies to
+// the decompressed size, and the header keeps only the codings left.
+// Requests that Config.Skip selects (full-duplex handlers, uploads streamed
+// to disk) pass untouched.
 //
 // Responses. What the handler writes is buffered up to
 // MaxBufferedResponse and sent with a Content-Length in one write when the

@@ -167,13 +167,14 @@ func (c *config) readBody(r *http.Request) (*requestBody, *rejection) {
 
 // growthFactor bounds the memory of a body whose client declared its
 // length: its buffer holds at most the larger of the first buffer and
-// growthFactor times the bytes received, so a client that declares much
-// and sends little holds little. Within that bound the buffer grows toward
-// the declared length as early as it may, while it holds little to copy:
-// a 1 MiB body moves out of its first 4 KiB at 4 KiB, into a buffer of
-// 256 KiB, and on at 16 KiB into one of 1 MiB. Without a declared length
-// the buffer doubles when full and another byte has arrived, so that a
-// body of unknown size holds at most twice what it is.
+// growthFactor times the bytes received, so a client that declares much and
+// sends little holds little. Within that bound the buffer grows toward the
+// declared length as early as it may, while it holds little to copy,
+// through a buffer just large enough for the bytes that allow all of it: a
+// 1 MiB body moves out of its first 4 KiB at 4 KiB, into 16 KiB, and on at
+// 16 KiB into 1 MiB. Without a declared length the buffer doubles when full
+// and another byte has arrived, so that a body of unknown size holds at
+// most twice what it is.
 const growthFactor = 64
 
 // errStepped ends a read of one step (see stepReader).
@@ -256,15 +257,16 @@ func (c *config) fill(ctx context.Context, buf seam.Buffer, src io.Reader, hint 
 }
 
 // approach reads a body declared to be hint bytes, more than buf holds,
-// until buf can hold all of it, one read at a time: after each read buf
-// grows to as much of hint as growthFactor times the bytes received
-// allow, once that is all of hint or at least twice its capacity. A read
-// takes at most the bytes that allow all of hint, so that the last growth
-// copies little, and is never cut short to fill a small buffer, which
-// would cost a read of the connection for a few bytes. With a budget, buf
-// grows only when full (as far as the same bound allows), so that bodies
-// take the budget shortly before their bytes arrive, not long before. It
-// reports whether src ended first.
+// until buf can hold all of it, one read at a time. After each read buf
+// grows, once growthFactor times the bytes received allow all of hint or
+// at least twice its capacity: to hint when allowed, and otherwise only to
+// the bytes that would allow it (a growthFactor-th of hint), so that the
+// buffers on the way are small and the last growth copies little. A read
+// takes at most those bytes, and is never cut short to fill a small
+// buffer, which would cost a read of the connection for a few bytes. With
+// a budget, buf grows only when full (as far as the same bound allows), so
+// that bodies take the budget shortly before their bytes arrive, not long
+// before. It reports whether src ended first.
 func (c *config) approach(ctx context.Context, buf seam.Buffer, src io.Reader, hint int64, st *reading) (ended bool, rej *rejection) {
 	eager := c.budget == 0
 	enough := (hint + growthFactor - 1) / growthFactor // bytes received that allow all of hint
@@ -275,10 +277,18 @@ func (c *config) approach(ctx context.Context, buf seam.Buffer, src io.Reader, h
 		}
 		allowed := min(hint, growthFactor*n)
 		if allowed > capacity && (n == capacity || eager && (allowed == hint || allowed >= 2*capacity)) {
-			if rej := c.grow(ctx, buf, int(allowed)); rej != nil {
-				return false, rej
+			next := allowed
+			if eager && allowed < hint {
+				// A step toward hint needs room only for the bytes that
+				// allow all of it.
+				next = min(allowed, enough)
 			}
-			continue
+			if next > capacity {
+				if rej := c.grow(ctx, buf, int(next)); rej != nil {
+					return false, rej
+				}
+				continue
+			}
 		}
 		st.step = stepReader{r: src}
 		st.stage.R = &st.step
