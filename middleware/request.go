@@ -177,6 +177,12 @@ func (c *config) readBody(r *http.Request) (*requestBody, *rejection) {
 // most twice what it is.
 const growthFactor = 64
 
+// minStep is the least a step toward a declared length reads, room
+// permitting: net/http reads a connection through a 4 KiB bufio.Reader,
+// which hands a read of at least its size to the connection directly, and
+// for a smaller one first refills itself with a read of the connection.
+const minStep = 4 << 10
+
 // errStepped ends a read of one step (see stepReader).
 var errStepped = errors.New("middleware: read step ended")
 
@@ -260,10 +266,11 @@ func (c *config) fill(ctx context.Context, buf seam.Buffer, src io.Reader, hint 
 // until buf can hold all of it, one read at a time. After each read buf
 // grows, once growthFactor times the bytes received allow all of hint or
 // at least twice its capacity: to hint when allowed, and otherwise only to
-// the bytes that would allow it (a growthFactor-th of hint), so that the
-// buffers on the way are small and the last growth copies little. A read
-// takes at most those bytes, and is never cut short to fill a small
-// buffer, which would cost a read of the connection for a few bytes. With
+// the bytes that would allow it (a growthFactor-th of hint, and at least
+// room for minStep more), so that the buffers on the way are small and the
+// last growth copies little. A read takes at most those bytes (or
+// minStep), and is never cut short to fill a small buffer, which would
+// cost a read of the connection for a few bytes. With
 // a budget, buf grows only when full (as far as the same bound allows), so
 // that bodies take the budget shortly before their bytes arrive, not long
 // before. It reports whether src ended first.
@@ -280,8 +287,9 @@ func (c *config) approach(ctx context.Context, buf seam.Buffer, src io.Reader, h
 			next := allowed
 			if eager && allowed < hint {
 				// A step toward hint needs room only for the bytes that
-				// allow all of it.
-				next = min(allowed, enough)
+				// allow all of it, and for one read that bypasses the
+				// connection's reader.
+				next = min(allowed, max(enough, n+minStep))
 			}
 			if next > capacity {
 				if rej := c.grow(ctx, buf, int(next)); rej != nil {
@@ -294,7 +302,7 @@ func (c *config) approach(ctx context.Context, buf seam.Buffer, src io.Reader, h
 		st.stage.R = &st.step
 		st.stage.N = capacity - n
 		if eager {
-			st.stage.N = min(st.stage.N, max(enough-n, 1))
+			st.stage.N = min(st.stage.N, max(enough-n, minStep))
 		}
 		_, err := buf.ReadFromLimit(&st.stage, capacity-n)
 		st.step.r = nil

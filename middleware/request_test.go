@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -21,7 +22,7 @@ import (
 )
 
 // testLimit is MaxRequestBody in the request tables: above the first
-// buffer (64 KiB), so that bodies near the limit grow through the pool.
+// buffer (4 KiB), so that bodies near the limit grow through the pool.
 const testLimit = 256 << 10
 
 // echoRequest writes back the body it receives, and reports in headers
@@ -413,6 +414,79 @@ func TestMemoryFollowsBytes(t *testing.T) {
 			waitFor(t, "every buffer to be released", func() bool { return p.Stats().Total.InUse == 0 })
 			if runs.n.Load() != 0 {
 				t.Error("a handler ran")
+			}
+		})
+	}
+}
+
+// socket stands for a connection: each Read returns at most chunk bytes,
+// as a read of a socket returns what has arrived, and counts as one read
+// of the connection, with the size of the room it was given. The first
+// read fills the bufio.Reader in front of it; later reads into that
+// reader's memory are refills.
+type socket struct {
+	data    []byte
+	chunk   int
+	rooms   []int
+	reader  []byte // the bufio.Reader's memory, from the first read
+	refills int
+}
+
+func (s *socket) Read(p []byte) (int, error) {
+	if len(s.data) == 0 {
+		return 0, io.EOF
+	}
+	if s.reader == nil {
+		s.reader = p
+	} else if start, at := uintptr(unsafe.Pointer(unsafe.SliceData(s.reader))), uintptr(unsafe.Pointer(unsafe.SliceData(p))); at >= start && at < start+uintptr(cap(s.reader)) {
+		s.refills++
+	}
+	s.rooms = append(s.rooms, len(p))
+	n := copy(p, s.data[:min(len(s.data), s.chunk)])
+	s.data = s.data[n:]
+	return n, nil
+}
+
+// A declared body is read as a server without the middleware would read
+// it into one large buffer: net/http's 4 KiB reader, filled with the
+// header and the start of the body, is drained, and every later read of
+// the connection goes straight into the body's buffer, large. Filling the
+// first buffer to its last byte would make the reader refill itself for a
+// few hundred bytes: a read of the connection more per request.
+func TestDeclaredBodyReads(t *testing.T) {
+	const header, chunk = 120, 64 << 10
+	p := newPool(t, bufpool.Config{})
+	c, err := Config{Pool: p}.validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{3000, 10 << 10, 300 << 10, 1 << 20, 4 << 20} {
+		t.Run(sizeName(size), func(t *testing.T) {
+			body := bytes.Repeat([]byte("d"), size)
+			conn := &socket{data: append(bytes.Repeat([]byte("h"), header), body...), chunk: chunk}
+			br := bufio.NewReaderSize(conn, 4096)
+			br.Discard(header) // net/http has read the header
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			r.Body, r.ContentLength = io.NopCloser(io.LimitReader(br, int64(size))), int64(size)
+			rb, rej := c.readBody(r)
+			if rej != nil {
+				t.Fatal(rej.Message)
+			}
+			defer rb.release()
+			if !bytes.Equal(rb.b, body) {
+				t.Fatalf("read %d bytes, want %d", len(rb.b), size)
+			}
+			// Into one buffer of the body's size: the reader's first fill,
+			// then reads of up to chunk bytes for the rest.
+			left := max(size-(4096-header), 0)
+			want := 1 + (left+chunk-1)/chunk
+			if left > 0 && left%chunk != 0 {
+				// The step out of the first buffers may split one read.
+				want++
+			}
+			if conn.refills > 0 || len(conn.rooms) > want {
+				t.Errorf("%d reads of the connection, %d of them refilling net/http's reader (rooms %v), want at most %d and none",
+					len(conn.rooms), conn.refills, conn.rooms, want)
 			}
 		})
 	}
