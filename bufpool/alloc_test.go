@@ -23,25 +23,35 @@ func allocsPerMiss(t *testing.T) float64 {
 
 // checkSteadyAllocs checks the allocations per run of f on the warm pool
 // p: nothing beyond the misses Stats counts during the measurement. Without
-// the race detector a warm pool allocates nothing. With it, sync.Pool drops a quarter of Puts on purpose and each
-// drop costs a later miss; any allocation on top of those still fails,
-// because AllocsPerRun rounds the average down by less than one.
+// the race detector a warm pool allocates nothing. With it, sync.Pool
+// drops a quarter of Puts on purpose and each drop costs a later miss;
+// any allocation on top of those still fails, because AllocsPerRun rounds
+// the average down by less than one.
 func checkSteadyAllocs(t *testing.T, p *Pool, perMiss float64, f func()) {
 	t.Helper()
-	before := p.Stats().Total.Misses
+	before := p.Stats().Total
 	got := testing.AllocsPerRun(allocRuns, f)
-	misses := p.Stats().Total.Misses - before
+	after := p.Stats().Total
+	misses, weak := after.Misses-before.Misses, after.WeakReleases-before.WeakReleases
 	// AllocsPerRun sets GOMAXPROCS, which empties sync.Pool's per-P
 	// caches: its first, unmeasured, run may miss even without the race
 	// detector.
 	if !raceEnabled && got != 0 {
 		t.Errorf("%v allocations per run in steady state, want 0", got)
 	}
-	if allowed := float64(misses) * perMiss; got*float64(allocRuns) > allowed {
+	// A buffer a miss allocated may cost one allocation more: the handle
+	// of its weak pointer, once, if it is ever kept weakly (under the race
+	// detector, buffers sync.Pool dropped hold their idle tokens until a
+	// collection, so releases can find the bound reached), or sync.Pool's
+	// per-processor array of its class, made again after a collection
+	// that the misses' memory brought about. A memory profile of this test
+	// under -race shows both (weak.runtime_registerWeakPointer,
+	// sync.(*Pool).pinSlow).
+	if allowed := float64(misses) * (perMiss + 1); got*float64(allocRuns) > allowed {
 		t.Errorf("%v allocations per run: %v in %d runs, but the %d misses account for only %v",
 			got, got*float64(allocRuns), allocRuns, misses, allowed)
 	}
-	t.Logf("%v allocations per run, %d misses in %d runs", got, misses, allocRuns)
+	t.Logf("%v allocations per run, %d misses and %d releases kept weakly in %d runs", got, misses, weak, allocRuns)
 }
 
 func TestSteadyStateAllocs(t *testing.T) {
