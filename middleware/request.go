@@ -264,16 +264,16 @@ func (c *config) fill(ctx context.Context, buf seam.Buffer, src io.Reader, hint 
 
 // approach reads a body declared to be hint bytes, more than buf holds,
 // until buf can hold all of it, one read at a time. After each read buf
-// grows, once growthFactor times the bytes received allow all of hint or
-// at least twice its capacity: to hint when allowed, and otherwise only to
-// the bytes that would allow it (a growthFactor-th of hint, and at least
-// room for minStep more), so that the buffers on the way are small and the
-// last growth copies little. A read takes at most those bytes (or
-// minStep), and is never cut short to fill a small buffer, which would
-// cost a read of the connection for a few bytes. With
-// a budget, buf grows only when full (as far as the same bound allows), so
-// that bodies take the budget shortly before their bytes arrive, not long
-// before. It reports whether src ended first.
+// grows, once growthFactor times the bytes received allow all of hint or at
+// least twice its capacity: to hint when allowed, and otherwise only to the
+// bytes that would allow it (a growthFactor-th of hint, and at least room
+// for minStep more), so that the buffers on the way are small and the last
+// growth copies little. A read takes at most those bytes (or minStep), and
+// is never cut short to fill a small buffer, which would cost a read of the
+// connection for a few bytes. With a budget, buf grows only when full (as
+// far as the same bound allows), so that bodies take the budget shortly
+// before their bytes arrive, not long before. It reports whether src ended
+// first.
 func (c *config) approach(ctx context.Context, buf seam.Buffer, src io.Reader, hint int64, st *reading) (ended bool, rej *rejection) {
 	eager := c.budget == 0
 	enough := (hint + growthFactor - 1) / growthFactor // bytes received that allow all of hint
@@ -356,7 +356,8 @@ func (c *config) grow(ctx context.Context, buf seam.Buffer, next int) *rejection
 // needs more than the pool's whole budget: waiting cannot help, the body
 // is too large for this server.
 func (c *config) neverFits(n, next int) bool {
-	return c.budget > 0 && int64(c.Pool.ClassSize(n))+int64(c.Pool.ClassSize(next)) > c.budget
+	p, ok := c.pool.(pooled)
+	return ok && c.budget > 0 && int64(p.p.ClassSize(n))+int64(p.p.ClassSize(next)) > c.budget
 }
 
 // maxDeclared is the largest Content-Length not refused at once. The limit
