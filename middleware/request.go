@@ -183,31 +183,49 @@ const growthFactor = 64
 // for a smaller one first refills itself with a read of the connection.
 const minStep = 4 << 10
 
-// errStepped ends a read of one step (see stepReader).
+// errStepped ends a stage of one read (see stage).
 var errStepped = errors.New("middleware: read step ended")
 
-// stepReader passes one Read through to r; the next fails with
-// errStepped, so that ReadFromLimit returns after a single read and the
-// buffer may grow before the next.
-type stepReader struct {
-	r    io.Reader
-	done bool
+// stage is what ReadFromLimit reads from: src, as io.LimitedReader reads
+// it, up to left bytes, or, when once is set, only until one read has
+// returned, after which it fails with errStepped, so that the buffer may
+// grow before the next.
+type stage struct {
+	src  io.Reader
+	left int64
+	once bool
+	read bool // the one read of a stage with once has happened
 }
 
-func (s *stepReader) Read(p []byte) (int, error) {
-	if s.done {
-		return 0, errStepped
+func (s *stage) Read(p []byte) (int, error) {
+	if s.left <= 0 {
+		return 0, io.EOF
 	}
-	s.done = true
-	return s.r.Read(p)
+	if s.once {
+		if s.read {
+			return 0, errStepped
+		}
+		s.read = true
+	}
+	if int64(len(p)) > s.left {
+		p = p[:s.left]
+	}
+	n, err := s.src.Read(p)
+	s.left -= int64(n)
+	return n, err
 }
 
 // reading is the state of fill, kept in the requestBody that is allocated
 // anyway, so that reading allocates nothing more.
 type reading struct {
-	stage io.LimitedReader
-	step  stepReader
+	stage stage
 	probe [1]byte
+}
+
+// begin starts a stage of at most n bytes of src, of one read if once.
+func (st *reading) begin(src io.Reader, n int64, once bool) *stage {
+	st.stage = stage{src: src, left: n, once: once}
+	return &st.stage
 }
 
 // fill reads src into buf, up to MaxRequestBody bytes. A body declared
@@ -225,16 +243,15 @@ func (c *config) fill(ctx context.Context, buf seam.Buffer, src io.Reader, hint 
 			// Fill the buffer, and never read more than one byte past the
 			// limit: the stage ends there, and ReadFromLimit, which would
 			// grow a full buffer, sees the end of the data instead.
-			st.stage.R = src
-			st.stage.N = min(int64(room), c.MaxRequestBody-int64(buf.Len())+1)
-			_, err := buf.ReadFromLimit(&st.stage, int64(room))
+			limit := min(int64(room), c.MaxRequestBody-int64(buf.Len())+1)
+			_, err := buf.ReadFromLimit(st.begin(src, limit, false), int64(room))
 			if rej := c.readError(err, st); rej != nil {
 				return rej
 			}
 			if int64(buf.Len()) > c.MaxRequestBody {
 				return c.tooLarge()
 			}
-			if st.stage.N > 0 {
+			if st.stage.left > 0 {
 				return nil // src ended before the stage did
 			}
 		}
@@ -298,21 +315,18 @@ func (c *config) approach(ctx context.Context, buf seam.Buffer, src io.Reader, h
 				continue
 			}
 		}
-		st.step = stepReader{r: src}
-		st.stage.R = &st.step
-		st.stage.N = capacity - n
+		limit := capacity - n
 		if eager {
-			st.stage.N = min(st.stage.N, max(enough-n, minStep))
+			limit = min(limit, max(enough-n, minStep))
 		}
-		_, err := buf.ReadFromLimit(&st.stage, capacity-n)
-		st.step.r = nil
+		_, err := buf.ReadFromLimit(st.begin(src, limit, true), capacity-n)
 		if errors.Is(err, errStepped) {
 			continue
 		}
 		if rej := c.readError(err, st); rej != nil {
 			return false, rej
 		}
-		if st.stage.N > 0 {
+		if st.stage.left > 0 {
 			return true, nil // src ended before the stage did
 		}
 	}
@@ -321,7 +335,7 @@ func (c *config) approach(ctx context.Context, buf seam.Buffer, src io.Reader, h
 // readError is the refusal, if any, for the error of reading a stage.
 func (c *config) readError(err error, st *reading) *rejection {
 	switch {
-	case err == nil, errors.Is(err, bufpool.ErrBudgetExceeded) && st.stage.N == 0:
+	case err == nil, errors.Is(err, bufpool.ErrBudgetExceeded) && st.stage.left == 0:
 		// A budgeted full buffer asks for growth before it probes; the
 		// caller decides instead.
 		return nil
