@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"weak"
 
 	"github.com/valyala/bytebufferpool"
 )
@@ -53,6 +54,10 @@ type Buffer struct {
 	// full is B before lend cut it to the class of the Get, so that
 	// Release gives the pool the whole array back; nil unless lent.
 	full []byte
+	// self is a weak pointer to the Buffer, made the first time it is
+	// kept weakly and reused after: weak.Make looks the object up in the
+	// runtime's tables each time, under a lock.
+	self weak.Pointer[Buffer]
 
 	probe [16]byte // tells a full buffer's reader at its end from one with more
 

@@ -115,6 +115,7 @@ func FuzzPoolAccounting(f *testing.F) {
 	f.Add([]byte{2, opPrefill, 30, opGet, 30, opReadFromLimit, 100, opReplace, 0, opRelease, 0})
 	f.Add([]byte{7, opAcquire, 0, opAcquire, 1, opAcquire, 2, opAcquire, 3, opReadFromLimit, 255, opReset, 1})
 	f.Add([]byte{12, opGet, 0, opAppend, 250, opRelease, 0, opAcquire, 100, opGet, 250})
+	f.Add([]byte{0x40, opGet, 100, opGet, 101, opGet, 102, opRelease, 0, opRelease, 1, opRelease, 2, opGet, 100, opGet, 101, opRelease, 0, opRelease, 1})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		if len(ops) == 0 {
 			return
@@ -131,6 +132,10 @@ func FuzzPoolAccounting(f *testing.F) {
 		}
 		if mode&4 != 0 {
 			cfg.MaxInUseBytes = 32 << 10
+		}
+		if mode&0x40 != 0 {
+			// A bound the buffers reach: releases keep them weakly.
+			cfg.MaxIdleBytes = 16 << 10
 		}
 		p := newPool(t, cfg)
 		var held [fuzzSlots]*Buffer

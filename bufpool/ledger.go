@@ -12,7 +12,7 @@ import (
 const (
 	cHits       = iota // checkouts served from the pool, but for cLent (origin class)
 	cMisses            // checkouts that allocated (origin class)
-	cReleases          // buffers returned and retained (origin class)
+	cReleases          // buffers returned and retained strongly (origin class)
 	cMovedOut          // retained buffers filed in another class (origin class)
 	cMovedIn           // retained buffers filed here from another class (filing class)
 	cPrefilled         // buffers allocated idle by Prefill (filing class)
@@ -26,7 +26,7 @@ const (
 	cDropDetached
 	cWeakReleases  // releases that found the idle bound reached (origin class)
 	cWeakIdle      // idle buffers kept weakly (filing class)
-	cWeakIdleBytes // their capacity (filing class)
+	cWeakIdleExtra // their capacity beyond the class size (filing class)
 	nCounters
 )
 
@@ -98,7 +98,9 @@ func (l *ledger) add(home uint32, class, kind int, delta int64) {
 // class (n is -1 when one stops being so).
 func (l *ledger) weakIdle(home uint32, class int, n, capacity int64) {
 	l.add(home, class, cWeakIdle, n)
-	l.add(home, class, cWeakIdleBytes, n*capacity)
+	if extra := capacity - int64(l.sizes[class]); extra != 0 {
+		l.add(home, class, cWeakIdleExtra, n*extra)
+	}
 }
 
 // take takes n idle tokens for a buffer of the given home shard, reporting

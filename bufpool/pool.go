@@ -78,8 +78,11 @@ func (cl *class) put(b *Buffer) {
 		cl.empty.Store(false)
 	}
 	if b.s.weak {
+		if b.self == (weak.Pointer[Buffer]{}) {
+			b.self = weak.Make(b)
+		}
 		//lint:ignore SA6002 weak.Pointer is stored in an interface without allocating.
-		cl.pool.Put(weak.Make(b))
+		cl.pool.Put(b.self)
 		return
 	}
 	cl.pool.Put(b)
@@ -127,12 +130,13 @@ type slab struct {
 	class    int32   // origin class while in use, filing class while idle
 	home     uint32
 	state    uint8
-	// fast is set while the memory is retained (it holds its tokens) and
-	// its capacity is its class's size: Get and Release then take their
-	// fast paths.
+	// fast is set while the capacity is the size of its class: Get and
+	// Release then take their fast paths.
 	fast bool
-	// weak is set while the buffer is idle and kept weakly: released while
-	// the idle bound was reached, it holds no tokens.
+	// weak is set while the memory holds no tokens: it was last released
+	// while the idle bound was reached, and is kept weakly while idle. It
+	// stays set while a Get has the buffer out, so that its next Release
+	// keeps it weakly again at once while the bound is still reached.
 	weak bool
 	// row is the counters of class in the home shard, kept by setClass,
 	// to spare the hot paths a lookup.
@@ -297,6 +301,8 @@ func (p *Pool) getClass(c int) *Buffer {
 		s := b.s
 		if !s.fast || p.cfg.Poison {
 			p.hitSlow(b, f)
+		} else if s.weak {
+			s.row[cWeakIdle].Add(-1)
 		}
 		if f == c {
 			s.row[cHits].Add(1)
@@ -313,13 +319,11 @@ func (p *Pool) getClass(c int) *Buffer {
 	return b
 }
 
-// hitSlow completes a hit on an idle buffer of class f that is kept
-// weakly or whose capacity is not the class size, or of a pool in Poison
-// mode.
+// hitSlow completes a hit on an idle buffer of class f whose capacity is
+// not the class size, or of a pool in Poison mode.
 func (p *Pool) hitSlow(b *Buffer, f int) {
 	s := b.s
 	if s.weak {
-		s.weak = false
 		p.led.weakIdle(s.home, f, -1, int64(s.capacity))
 	}
 	if extra := int64(s.capacity - p.cls.sizes[f]); extra != 0 {
@@ -380,22 +384,36 @@ func (p *Pool) put(b *Buffer) {
 		b.full = nil
 	}
 	s := b.s
-	// The common case: a buffer of its class's size, cycling through the
-	// pool, that holds its idle tokens already. One atomic write.
-	if s.fast && p.plain && cap(b.B) == s.capacity && s.held.Load() >= int64(s.capacity) &&
-		s.base == uintptr(unsafe.Pointer(unsafe.SliceData(b.B))) {
-		s.row[cReleases].Add(1)
-		b.B = b.B[:0]
-		s.idleSince = p.decay.epoch.Load()
-		s.state = slabIdle
-		// p.classes[s.class].put(b), by hand: the compiler does not
-		// inline it.
-		cl := &p.classes[s.class]
-		if cl.empty.Load() {
-			cl.empty.Store(false)
+	if s.fast && p.plain && cap(b.B) == s.capacity && s.base == uintptr(unsafe.Pointer(unsafe.SliceData(b.B))) {
+		// A buffer of its class's size, cycling through the pool.
+		if s.held.Load() >= int64(s.capacity) {
+			// It holds its idle tokens already: the common case, one
+			// atomic write.
+			s.row[cReleases].Add(1)
+			b.B = b.B[:0]
+			s.idleSince = p.decay.epoch.Load()
+			s.state = slabIdle
+			// p.classes[s.class].put(b), by hand: the compiler does not
+			// inline it.
+			cl := &p.classes[s.class]
+			if cl.empty.Load() {
+				cl.empty.Store(false)
+			}
+			cl.pool.Put(b)
+			return
 		}
-		cl.pool.Put(b)
-		return
+		if s.weak && p.led.full.Load() {
+			// It holds none, and the idle bound is still reached: it is
+			// kept weakly again, with two.
+			s.row[cWeakReleases].Add(1)
+			s.row[cWeakIdle].Add(1)
+			b.B = b.B[:0]
+			s.idleSince = p.decay.epoch.Load()
+			s.state = slabIdle
+			p.decay.arm()
+			p.classes[s.class].put(b)
+			return
+		}
 	}
 	p.putSlow(b, b.B[:0])
 }
@@ -437,16 +455,18 @@ func (p *Pool) putSlow(b *Buffer, mem []byte) {
 	if held := s.held.Load(); held < int64(c) {
 		if p.led.take(s.home, int64(c)-held) {
 			s.held.Store(int64(c))
+			s.weak = false
 		} else {
 			s.giveBack()
 			s.weak = true
 		}
 		p.decay.arm()
 	}
-	p.led.add(s.home, origin, cReleases, 1)
 	if s.weak {
 		p.led.add(s.home, origin, cWeakReleases, 1)
 		p.led.weakIdle(s.home, f, 1, int64(c))
+	} else {
+		p.led.add(s.home, origin, cReleases, 1)
 	}
 	if f != origin {
 		p.led.add(s.home, origin, cMovedOut, 1)
@@ -463,7 +483,7 @@ func (p *Pool) putSlow(b *Buffer, mem []byte) {
 	}
 	s.capacity, s.state = c, slabIdle
 	s.setClass(f)
-	s.fast = c == p.cls.sizes[f] && !s.weak
+	s.fast = c == p.cls.sizes[f]
 	s.idleSince = p.decay.epoch.Load()
 	b.B = mem
 	p.classes[f].put(b)

@@ -232,29 +232,39 @@ func TestOversizeNeverRetained(t *testing.T) {
 
 // TestMaxIdleBytes checks the idle bound: of ten 32 KiB buffers released
 // into a pool bounded at 100 KiB, three are kept strongly and seven weakly.
-// The weak ones serve Gets until a collection reclaims them, and decay by
-// time like the others; none is dropped.
+// The weak ones serve Gets until a collection reclaims them, are kept
+// weakly again when released while the bound is still reached, take the
+// room a buffer leaving the pool makes, and decay by time like the others;
+// none is dropped.
 func TestMaxIdleBytes(t *testing.T) {
 	tests := []struct {
 		name string
 		then func(t *testing.T, p *Pool) // acts on the pool after the releases
 		// Then: idle and weakly kept idle buffers, hits, evicted and
-		// decayed buffers.
-		idle, weak, hits, evicted, decayed int64
+		// decayed buffers, and weak releases in all.
+		idle, weak, hits, evicted, decayed, weakReleases int64
 	}{
-		{"released", func(*testing.T, *Pool) {}, 10, 7, 0, 0, 0},
+		{"released", func(*testing.T, *Pool) {}, 10, 7, 0, 0, 0, 7},
 		{"reused before a collection", func(t *testing.T, p *Pool) {
 			releaseAll(getEach(p, slices.Repeat([]int{32 << 10}, 10)...))
-		}, 10, 7, 10, 0, 0},
+		}, 10, 7, 10, 0, 0, 14},
+		{"reused after one left", func(t *testing.T, p *Pool) {
+			// A strong buffer detached gives its room back: the first weak
+			// one released after it takes that room and is kept strongly.
+			bufs := getEach(p, slices.Repeat([]int{32 << 10}, 10)...)
+			i := slices.IndexFunc(bufs, func(b *Buffer) bool { return !b.s.weak })
+			bufs[i].Detach()
+			releaseAll(slices.Delete(bufs, i, i+1))
+		}, 9, 6, 10, 0, 0, 13},
 		{"reclaimed by a collection", func(t *testing.T, p *Pool) {
 			runtime.GC()
 			waitFor(t, "the cleanups of the weak buffers", func() bool { return p.Stats().Total.WeakIdle == 0 })
-		}, 3, 0, 0, 7, 0},
+		}, 3, 0, 0, 7, 0, 7},
 		{"decayed by time", func(t *testing.T, p *Pool) {
 			for range decayTicks {
 				p.decay.trim()
 			}
-		}, 0, 0, 0, 0, 10},
+		}, 0, 0, 0, 0, 10, 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,9 +289,12 @@ func TestMaxIdleBytes(t *testing.T) {
 			if !exact(gcs) {
 				return
 			}
-			got := []int64{st.Total.Idle, st.Total.WeakIdle, int64(st.Total.Hits), int64(st.Total.Evicted), int64(st.Total.Decayed)}
-			if want := []int64{tt.idle, tt.weak, tt.hits, tt.evicted, tt.decayed}; !slices.Equal(got, want) {
-				t.Errorf("idle, weak, hits, evicted, decayed = %v, want %v", got, want)
+			got := []int64{st.Total.Idle, st.Total.WeakIdle, int64(st.Total.Hits), int64(st.Total.Evicted), int64(st.Total.Decayed), int64(st.Total.WeakReleases)}
+			if want := []int64{tt.idle, tt.weak, tt.hits, tt.evicted, tt.decayed, tt.weakReleases}; !slices.Equal(got, want) {
+				t.Errorf("idle, weak, hits, evicted, decayed, weak releases = %v, want %v", got, want)
+			}
+			if st.Total.WeakIdleBytes != tt.weak*32<<10 {
+				t.Errorf("%d bytes idle kept weakly, want %d", st.Total.WeakIdleBytes, tt.weak*32<<10)
 			}
 		})
 	}

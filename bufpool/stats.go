@@ -159,10 +159,10 @@ func (p *Pool) classStats(i int) ClassStats {
 		Size:          size,
 		Hits:          uint64(v[cHits] + v[cLent]),
 		Misses:        uint64(v[cMisses]),
-		Releases:      uint64(v[cReleases]),
+		Releases:      uint64(v[cReleases] + v[cWeakReleases]),
 		WeakReleases:  uint64(v[cWeakReleases]),
 		WeakIdle:      v[cWeakIdle],
-		WeakIdleBytes: v[cWeakIdleBytes],
+		WeakIdleBytes: v[cWeakIdle]*int64(size) + v[cWeakIdleExtra],
 		Prefilled:     uint64(v[cPrefilled]),
 		Evicted:       uint64(v[cEvicted]),
 		Decayed:       uint64(v[cDecayed]),
@@ -176,7 +176,7 @@ func (p *Pool) classStats(i int) ClassStats {
 	c.Gets = c.Hits + c.Misses
 	c.InUse = int64(c.Gets) - int64(c.Releases) - int64(c.Drops.Total())
 	c.InUseBytes = c.InUse*int64(size) + v[cExtraInUse]
-	c.Idle = v[cReleases] - v[cMovedOut] + v[cMovedIn] + v[cPrefilled] -
+	c.Idle = int64(c.Releases) - v[cMovedOut] + v[cMovedIn] + v[cPrefilled] -
 		int64(c.Hits) - v[cEvicted] - v[cDecayed]
 	c.IdleBytes = c.Idle*int64(size) + v[cExtraIdle]
 	return c
