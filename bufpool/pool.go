@@ -404,7 +404,7 @@ func (p *Pool) put(b *Buffer) {
 		}
 		if s.weak && p.led.full.Load() {
 			// It holds none, and the idle bound is still reached: it is
-			// kept weakly again, with two.
+			// kept weakly again, for two atomic writes.
 			s.row[cWeakReleases].Add(1)
 			s.row[cWeakIdle].Add(1)
 			b.B = b.B[:0]
