@@ -68,9 +68,13 @@ cleanup() {
 on_exit cleanup
 
 free_port() { # a loopback port nothing listens on now
-	local p
+	# Below the kernel's ephemeral range, so that no outgoing connection of
+	# the tests before holds it as its local port.
+	local p low=32768
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	((low > 10000)) || low=32768
 	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (low - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -79,11 +83,17 @@ free_port() { # a loopback port nothing listens on now
 	return 1
 }
 
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
-	local secs=$1 what=$2
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND... (status 125: give up)
+	local secs=$1 what=$2 rc
 	shift 2
 	for _ in $(seq $((secs * 10))); do
-		if "$@" >/dev/null 2>&1; then return 0; fi
+		"$@" >/dev/null 2>&1
+		rc=$?
+		[[ $rc -eq 0 ]] && return 0
+		if [[ $rc -eq 125 ]]; then
+			log "gave up waiting for $what"
+			return 1
+		fi
 		sleep 0.1
 	done
 	log "timed out after ${secs}s waiting for $what"
@@ -137,6 +147,13 @@ DEMO_A=${DEMO_URLS[a]}
 DEMO_B=${DEMO_URLS[b]}
 INSTANCES="${DEMO_A#http://},${DEMO_B#http://}"
 
+# prom_ready reports whether Prometheus is ready; once its process has
+# exited it never will be, and the wait ends at once.
+prom_ready() {
+	kill -0 "$PROM_PID" 2>/dev/null || return 125
+	curl -fsS "$PROM/-/ready"
+}
+
 # 4. A private Prometheus scraping both every second under one job, and
 # itself under another (for the job filter check), with the rules loaded
 # and the remote-write receiver on.
@@ -164,9 +181,10 @@ for attempt in 1 2 3; do
 		--web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-remote-write-receiver \
 		>"$WORK/prometheus.log" 2>&1 &
 	PROM_PID=$!
-	if wait_for 30 "Prometheus at $PROM" curl -fsS "$PROM/-/ready"; then
+	if wait_for 30 "Prometheus at $PROM" prom_ready; then
 		break
 	fi
+	tail -n 20 "$WORK/prometheus.log" >&2
 	stop_pid "$PROM_PID"
 	PROM_PID=""
 	[[ $attempt -lt 3 ]] || exit 1
