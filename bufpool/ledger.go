@@ -121,6 +121,14 @@ func (l *ledger) take(home uint32, n int64) bool {
 	return false
 }
 
+// short reports, without taking any, that a take of n tokens for home
+// would fail now: the bound was found reached and no token came back since,
+// and home's shard holds fewer than n. It may be wrong the instant after;
+// like a failed take, that only keeps a buffer weakly.
+func (l *ledger) short(home uint32, n int64) bool {
+	return l.full.Load() && l.shards[home].tokens.Load() < n
+}
+
 // steal gathers tokens from the other shards into home and takes n of them.
 // Tokens in transit may make a concurrent take fail spuriously, which only
 // keeps a buffer weakly; the bound itself always holds.

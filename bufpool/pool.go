@@ -402,7 +402,7 @@ func (p *Pool) put(b *Buffer) {
 			cl.pool.Put(b)
 			return
 		}
-		if s.weak && p.led.full.Load() {
+		if s.weak && p.led.short(s.home, int64(s.capacity)) {
 			// It holds none, and the idle bound is still reached: it is
 			// kept weakly again, for two atomic writes.
 			s.row[cWeakReleases].Add(1)
