@@ -87,8 +87,8 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND... (status 125: give up)
 	local secs=$1 what=$2 rc
 	shift 2
 	for _ in $(seq $((secs * 10))); do
-		"$@" >/dev/null 2>&1
-		rc=$?
+		rc=0
+		"$@" >/dev/null 2>&1 || rc=$? # errexit-safe wherever it is called
 		[[ $rc -eq 0 ]] && return 0
 		if [[ $rc -eq 125 ]]; then
 			log "gave up waiting for $what"
