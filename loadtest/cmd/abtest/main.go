@@ -17,6 +17,12 @@
 //	go run ./cmd/abtest -scenarios S1,S2,S3 -rounds 5 -out results/scenarios
 //	go run ./cmd/abtest -quick -scenarios S1,S2,S3   # smoke run of the scenarios
 //	go run ./cmd/abtest -profile prof -scenarios S1-c64 -modes sized,syncpool
+//	go run ./cmd/abtest -scenarios S1-c64 -modes off,sized,sized/max-idle=32MiB
+//
+// A mode is a pool of the demo server (off, none, syncpool, calibrated,
+// sized), optionally followed by server flags as /name=value: a variant,
+// which runs in the same rounds as the others, so that two settings of one
+// pool are compared on the same machine at the same time.
 //
 // With -profile DIR the harness measures nothing: for the one scenario
 // and every mode it runs a server with -pprof under that load and writes
@@ -71,7 +77,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.DurationVar(&cfg.RunTimeout, "run-timeout", 5*time.Minute, "limit for one run (server start, warm-up, load, stop)")
 	var (
 		workloads   = fs.String("workloads", "small,medium,large,mixed", "comma-separated workloads, run at -concurrency connections: small, medium, large, mixed, loguniform")
-		modes       = fs.String("modes", strings.Join(demo.Modes, ","), "comma-separated pool modes ("+abtest.Baseline+" is the baseline of the ratios)")
+		modes       = fs.String("modes", strings.Join(demo.Modes, ","), "comma-separated pool modes, each optionally with server flags as /name=value (sized/max-idle=32MiB); "+abtest.Baseline+" is the baseline of the ratios")
 		out         = fs.String("out", "out", "folder for results.json, report.md and the charts")
 		quick       = fs.Bool("quick", false, "smoke run: 300 requests, 50 warm-up, 1 round, workloads small and mixed, a smaller spike (explicit flags win)")
 		strict      = fs.Bool("strict", false, "exit 3 when a target is missed")

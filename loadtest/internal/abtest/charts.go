@@ -2,6 +2,7 @@ package abtest
 
 import (
 	"fmt"
+	"image/color"
 	"math"
 	"slices"
 	"strconv"
@@ -42,8 +43,10 @@ func Charts(res *Results) []namedChart {
 				bars = append(bars, ratioBars{mode, Baseline})
 			}
 		}
-		if len(runsOf(res.Runs, w, demo.ModeSized)) > 0 && len(runsOf(res.Runs, w, peers...)) > 0 {
-			bars = append(bars, ratioBars{demo.ModeSized, bestPeer})
+		for _, mode := range res.Meta.Modes {
+			if poolOf(mode) == demo.ModeSized && len(runsOf(res.Runs, w, mode)) > 0 && len(runsOf(res.Runs, w, peers...)) > 0 {
+				bars = append(bars, ratioBars{mode, bestPeer})
+			}
 		}
 		if len(bars) == 0 {
 			continue
@@ -86,10 +89,7 @@ func ratioPlot(res *Results, w string, m metric, bars []ratioBars) *plot.Plot {
 			labels.XYs, labels.Labels = append(labels.XYs, label), append(labels.Labels, "n/a")
 			continue
 		}
-		color := plotutil.Color(slices.Index(demo.Modes, b.mode))
-		if b.against == bestPeer {
-			color = plotutil.Color(len(demo.Modes))
-		}
+		color := modeColor(res.Meta.Modes, b)
 		p.Add(&plotter.BarChart{Values: plotter.Values{sp.Median}, XMin: x, Width: vg.Points(28), Color: color})
 		label.Y = sp.Median
 		if sp.Min != sp.Max && !math.IsInf(sp.Max-sp.Min, 0) { // two finite figures that differ
@@ -115,4 +115,22 @@ func ratioPlot(res *Results, w string, m metric, bars []ratioBars) *plot.Plot {
 	p.X.Tick.Label.Rotation, p.X.Tick.Label.XAlign = math.Pi/4, draw.XRight
 	p.X.Tick.Width, p.X.Tick.Length = vg.Points(0.5), vg.Points(6) // ticks keep the rotated names off the bars
 	return p
+}
+
+// modeColor returns the color of bar b: its pool mode's, a color of its
+// own for sized against the best peer, and for a variant of a pool
+// (sized/max-idle=32MiB), one for each of its two bars after those, by its
+// place in modes. The palette wraps after seven.
+func modeColor(modes []string, b ratioBars) color.Color {
+	i := slices.Index(demo.Modes, b.mode)
+	switch {
+	case i >= 0 && b.against == bestPeer:
+		i = len(demo.Modes)
+	case i < 0:
+		i = len(demo.Modes) + 1 + 2*slices.Index(modes, b.mode)
+		if b.against == bestPeer {
+			i++
+		}
+	}
+	return plotutil.Color(i)
 }

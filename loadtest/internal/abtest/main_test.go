@@ -38,7 +38,8 @@ func fakeServer(args []string) int {
 	addr := fs.String("addr", "127.0.0.1:0", "")
 	pool := fs.String("pool", "sized", "")
 	h2c := fs.Bool("h2c", false, "")
-	fs.Bool("pprof", false, "") // always served
+	fs.Bool("pprof", false, "")   // always served
+	fs.String("max-idle", "", "") // accepted, for variants of a mode
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

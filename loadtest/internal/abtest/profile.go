@@ -37,7 +37,7 @@ func Profile(ctx context.Context, cfg Config, sc Scenario, dir string, seconds i
 	var files []string
 	for _, mode := range cfg.Modes {
 		fmt.Fprintf(progress, "profiling %s %s for %ds ", sc.Name, mode, seconds)
-		base := filepath.Join(dir, sc.Name+"-"+mode)
+		base := filepath.Join(dir, sc.Name+"-"+fileName(mode))
 		passes, err := profileOne(ctx, cfg, mode, sc, p, base, seconds)
 		if err != nil {
 			fmt.Fprintf(progress, "FAILED: %v\n", err)

@@ -68,8 +68,8 @@ func (c *Config) validate() error {
 		return errors.New("abtest: no server binary")
 	}
 	for _, m := range c.Modes {
-		if !slices.Contains(demo.Modes, m) {
-			return fmt.Errorf("abtest: unknown mode %q: want some of %s", m, strings.Join(demo.Modes, ", "))
+		if _, err := ServerArgs(m); err != nil {
+			return err
 		}
 	}
 	for _, s := range c.scenarios() {
@@ -189,7 +189,11 @@ func progressLine(m measurement) string {
 // h2c when the scenario has streams, and opens a driver of p on it with
 // the scenario's connections. The caller stops both.
 func startServer(ctx context.Context, cfg Config, mode string, sc Scenario, p *plan, extra ...string) (*demoproc.Server, *driver, error) {
-	args := append([]string{"-pool", mode}, extra...)
+	args, err := ServerArgs(mode)
+	if err != nil {
+		return nil, nil, err
+	}
+	args = append(args, extra...)
 	if sc.Streams > 0 {
 		args = append(args, "-h2c")
 	}
