@@ -64,7 +64,11 @@ func profileOne(ctx context.Context, cfg Config, mode string, sc Scenario, p *pl
 	if l := d.run(ctx, 0, cfg.Warmup); l.Errors > 0 {
 		return 0, fmt.Errorf("warm-up: %d errors: %s", l.Errors, l.FirstError)
 	}
-	client := &http.Client{Transport: newTransport(0, false)}
+	// The CPU profile answers after its seconds: the transport's header
+	// timeout, meant for echoes, must wait that long.
+	tr := newTransport(0, false)
+	tr.ResponseHeaderTimeout += time.Duration(seconds) * time.Second
+	client := &http.Client{Transport: tr}
 	defer client.CloseIdleConnections()
 	// fetch writes the body of GET srv.URL/debug/pprof/path into base-name.pprof.
 	fetch := func(path, name string) error {
