@@ -33,9 +33,10 @@ func Handler(next http.Handler) http.Handler {
 }
 
 // Serve runs next with a pooled request body and response buffer, and
-// settles both when next returns, or panics: then nothing buffered is
-// sent, the memory goes back to the pool, and the panic goes on to the
-// application's recovery. A refused request is returned, not answered,
+// settles both when next returns: the body's buffer goes back to the pool
+// first, then the buffered response is sent and its buffer follows. When
+// next panics, nothing buffered is sent, both buffers go back, and the
+// panic goes on to the application's recovery. A refused request is returned, not answered,
 // and next does not run. Requests that Skip selects go to next as they
 // are.
 func (c *config) Serve(w http.ResponseWriter, r *http.Request, next func(http.ResponseWriter, *http.Request)) *rejection {
@@ -79,6 +80,16 @@ func (c *config) Serve(w http.ResponseWriter, r *http.Request, next func(http.Re
 		}
 	}()
 	next(rw, r)
+	if rb != nil {
+		// The handler is done with the body: its bytes were valid until it
+		// returned. The buffer goes back before the response is written
+		// out, which can wait on a slow client for as long as the write
+		// timeout allows, so that a request holds one pooled buffer, not
+		// two, while its response drains.
+		rb.release()
+		saved.restore(r)
+		rb = nil
+	}
 	rw.finish()
 	done = true
 	return nil

@@ -1,12 +1,14 @@
 package middleware
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -441,4 +443,51 @@ func TestNoEchoDependency(t *testing.T) {
 			t.Errorf("middleware depends on %s", strings.TrimSpace(dep))
 		}
 	}
+}
+
+// While a buffered response drains to a client that reads slowly, the
+// request's body is back in the pool: a request holds one buffer, not
+// two, once its handler returned. The client here reads nothing until the
+// check, with a small receive buffer, so the 16 MiB response cannot fit
+// in the sockets' buffers and the server waits in its write.
+func TestBodyReleasedBeforeResponseDrains(t *testing.T) {
+	const size = 16 << 20
+	p := newPool(t, bufpool.Config{})
+	returned := make(chan struct{})
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(returned)
+		io.Copy(w, r.Body)
+	})
+	srv := startServer(t, p, newMiddleware(t, Config{Pool: p, MaxRequestBody: size, MaxBufferedResponse: size})(echo))
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.(*net.TCPConn).SetReadBuffer(32 << 10); err != nil {
+		t.Fatal(err)
+	}
+	body := payload(7, size)
+	go func() {
+		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size)
+		conn.Write(body)
+	}()
+	<-returned
+	waitFor(t, "the request body to go back", func() bool { return p.Stats().Total.InUse == 1 })
+	// The one buffer out is the response's, and it stays out: the server
+	// is still writing it.
+	time.Sleep(50 * time.Millisecond)
+	if st := p.Stats().Total; st.InUse != 1 || st.InUseBytes < size {
+		t.Fatalf("while the response drains: %d buffers (%d bytes) in use, want the response's alone", st.InUse, st.InUseBytes)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("echo of %d bytes: read %d bytes, equal %v, err %v", size, len(got), bytes.Equal(got, body), err)
+	}
+	waitFor(t, "the response buffer to go back", func() bool { return p.Stats().Total.InUse == 0 })
 }
