@@ -97,13 +97,17 @@ func runsOf(runs []measurement, w string, modes ...string) []measurement {
 }
 
 // byRound returns metric m of mode under workload w in each round where it
-// is a number; for bestPeer, those of the peer with the better median.
+// is a number; for bestPeer, those of the peer with the better median
+// among the peers that ran.
 func byRound(runs []measurement, w, mode string, m metric) map[int]float64 {
 	if mode == bestPeer {
 		var best map[int]float64
 		var bestMedian float64
 		for _, peer := range peers {
 			figs := byRound(runs, w, peer, m)
+			if len(figs) == 0 {
+				continue // not run, or no figure: its median would be NaN
+			}
 			med := spreadOf(slices.Collect(maps.Values(figs))).Median
 			if best == nil || (m.Higher && med > bestMedian) || (!m.Higher && med < bestMedian) {
 				best, bestMedian = figs, med

@@ -245,6 +245,24 @@ func TestBestPeerAndSlack(t *testing.T) {
 		t.Errorf("verdict %+v, want met at 1.1 with a median best peer of 80", v)
 	}
 
+	// With one peer run, it is the best peer, whichever of the two it is.
+	for _, peer := range []string{"calibrated", "syncpool"} {
+		one := fixture{
+			workloads: []string{"S1-c64"},
+			modes:     []string{"off", peer, "sized"},
+			rounds:    2,
+			value: func(_, mode string, _ int) float64 {
+				if mode == "sized" {
+					return 110
+				}
+				return 100
+			},
+		}.results()
+		if got := ratios(one.Runs, "S1-c64", "sized", bestPeer, tput, 0); len(got) != 2 || math.Abs(got[0]-1.1) > 1e-9 {
+			t.Errorf("%s alone: ratios to the best peer %v, want 1.1 in both rounds", peer, got)
+		}
+	}
+
 	// Slack: 104 against 40 + 64 is a ratio of 1; 105 is not.
 	for _, tt := range []struct {
 		sized float64
