@@ -86,13 +86,14 @@ func (d *decay) letGo(n int64) {
 // tick is the timer's function: it trims, then re-arms the timer while the
 // pool retains memory (idle, or checked out and coming back), keeps idle
 // memory weakly, or holds enough let-go bytes for a collection it could
-// not force yet.
+// not force yet (none is owed when forced collections are off).
 func (d *decay) tick() {
 	d.trim()
 	// Cleared before the check: a first retention concurrent with it
 	// either sees armed false and arms, or is seen by the check.
 	d.armed.Store(false)
-	if d.pool.led.tokens() < d.pool.cfg.MaxIdleBytes || d.weakLeft.Load() || d.pending.Load() >= d.threshold {
+	owed := d.pool.cfg.FreeOSMemoryInterval >= 0 && d.pending.Load() >= d.threshold
+	if d.pool.led.tokens() < d.pool.cfg.MaxIdleBytes || d.weakLeft.Load() || owed {
 		d.arm()
 	}
 }
