@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unsafe"
 	"weak"
 
 	"github.com/valyala/bytebufferpool"
@@ -199,6 +200,13 @@ func (b *Buffer) grow(need int, force bool) error {
 // bytes (when most >= need): doubling stops at the class of most.
 func (b *Buffer) growAtMost(need, most int, force bool) error {
 	if need <= cap(b.B) {
+		return nil
+	}
+	if b.full != nil && need <= cap(b.full) && unsafe.SliceData(b.B) == unsafe.SliceData(b.full) {
+		// Lent, and cut to the class of its Get: the rest of the array is
+		// this buffer's already, so growing into it moves nothing.
+		b.B = b.full[:len(b.B)]
+		b.full = nil
 		return nil
 	}
 	target := b.growthTarget(need, most)

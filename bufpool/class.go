@@ -20,6 +20,10 @@ type classes struct {
 	// of the computed index (see of).
 	pow2    bool
 	lk, off int
+	// top[i] is the index of the class that ends class i's doubling: the
+	// smallest at or above i whose size is MinSize times a power of two,
+	// or the largest class. It is at most k-1 classes above i.
+	top []int32
 }
 
 // bucket splits the sizes into eighths of doublings: by the length of n-1
@@ -44,6 +48,7 @@ func newClasses(minSize, maxSize, k int) classes {
 			if s >= maxSize {
 				c.sizes = append(c.sizes, maxSize)
 				c.index()
+				c.tops(minSize)
 				return c
 			}
 			if len(c.sizes) == 0 || s > c.sizes[len(c.sizes)-1] {
@@ -73,6 +78,19 @@ func (c *classes) index() {
 			i++
 		}
 		c.first[b] = uint16(i)
+	}
+}
+
+// tops fills top: walking down from the largest class, the last class
+// seen that is MinSize times a power of two.
+func (c *classes) tops(minSize int) {
+	c.top = make([]int32, len(c.sizes))
+	t := len(c.sizes) - 1
+	for i := t; i >= 0; i-- {
+		if s := c.sizes[i]; s%minSize == 0 && (s/minSize)&(s/minSize-1) == 0 {
+			t = i
+		}
+		c.top[i] = int32(t)
 	}
 }
 

@@ -29,6 +29,16 @@ func oneProc(t *testing.T) {
 // under the race detector, and no collection since gcs was read.
 func exact(gcs uint32) bool { return !raceEnabled && gcCount() == gcs }
 
+// quietPool returns a pool of cfg without its decay timer, on one
+// processor for the rest of the test, and the collection count that
+// exact compares with.
+func quietPool(t *testing.T, cfg Config) (*Pool, uint32) {
+	oneProc(t)
+	cfg.IdleTimeout = noTimer
+	gcs := gcCount()
+	return newPool(t, cfg), gcs
+}
+
 // noTimer is an IdleTimeout long enough that the trim timer never fires
 // during a test: tests that count trims call trim themselves.
 const noTimer = time.Hour
@@ -70,7 +80,8 @@ func TestDecayLetsGoUnusedBuffers(t *testing.T) {
 			p := newPool(t, tt.cfg)
 			var want int64
 			for _, n := range sizes {
-				want += int64(p.ClassSize(n))
+				// A miss allocates at the top of the doubling.
+				want += int64(p.cls.sizes[p.missClass(p.cls.of(n))])
 			}
 			releaseAll(getEach(p, sizes...))
 			// Released before trim 1: kept by trims 1 and 2, let go by 3.
@@ -273,10 +284,7 @@ func TestLend(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			oneProc(t)
-			tt.cfg.IdleTimeout = noTimer
-			gcs := gcCount()
-			p := newPool(t, tt.cfg)
+			p, gcs := quietPool(t, tt.cfg)
 			sizes := p.cls.sizes
 			c := p.cls.of(10000)
 			big := c + p.cfg.ClassesPerDoubling - 1
@@ -329,11 +337,13 @@ func TestLendReachesNoFurther(t *testing.T) {
 	p := newPool(t, Config{IdleTimeout: noTimer})
 	sizes := p.cls.sizes
 	c := p.cls.of(10000)
-	p.Get(sizes[c+p.cfg.ClassesPerDoubling]).Release()
+	if p.Prefill(sizes[c+p.cfg.ClassesPerDoubling], 1) != 1 {
+		t.Fatal("Prefill added nothing")
+	}
 	b := p.Get(10000)
 	defer b.Release()
-	if st := p.Stats(); st.Total.Lent != 0 || exact(gcs) && st.Classes[c].Misses != 1 {
-		t.Errorf("lent %d, misses %d; want a miss, as the idle buffer is twice the class size", st.Total.Lent, st.Classes[c].Misses)
+	if st := p.Stats(); st.Total.Lent != 0 || exact(gcs) && st.Total.Misses != 1 {
+		t.Errorf("lent %d, misses %d; want a miss, as the idle buffer is twice the class size", st.Total.Lent, st.Total.Misses)
 	}
 }
 
@@ -411,7 +421,11 @@ func TestLentBuffer(t *testing.T) {
 				gcs := gcCount()
 				p := newPool(t, cfg)
 				c := p.cls.of(10000)
-				p.Get(p.cls.sizes[c+1]).Release()
+				// An idle buffer of the next class (a miss would allocate
+				// at the top of the doubling).
+				if p.Prefill(p.cls.sizes[c+1], 1) != 1 {
+					t.Fatal("Prefill added nothing")
+				}
 				b := p.Get(10000)
 				b.B = append(b.B, pattern(10000)...)
 				lent := p.Stats().Total.Lent == 1

@@ -14,10 +14,14 @@
 //   - Idle memory in few classes. Fine classes would spread idle memory
 //     over as many classes, each keeping buffers for its own peak. A Get
 //     whose class has no idle buffer takes one of the next k-1 classes
-//     (under twice its size) before it allocates, cut to its own class
-//     size, so what it sees keeps the bound above while idle memory
-//     gathers in about one class per doubling. Pools with a budget do not
-//     lend, so that the budget counts every byte checked out.
+//     (under twice its size), cut to its own class size, and when none
+//     has one it allocates at the top of its doubling (MinSize times a
+//     power of two) and cuts that: what a Get sees keeps the bound above,
+//     while idle memory sits in one class per doubling, where a Get of any
+//     class of the doubling finds it. Growth uses the rest of such a
+//     buffer before it moves. Pools with a budget neither lend nor
+//     allocate above the class, so that the budget counts every byte
+//     checked out.
 //   - Bounds, and decay by time. MaxIdleBytes (8 MiB) bounds the idle
 //     memory kept strongly, which outlives collections and which the
 //     collector counts as live heap. A buffer released beyond it is kept

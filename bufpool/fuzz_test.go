@@ -42,6 +42,19 @@ func FuzzClassOf(f *testing.F) {
 			if p.ClassSize(s) != s || p.cls.filing(s) != i {
 				t.Fatalf("class %d: ClassSize %d, filed in class %d", s, p.ClassSize(s), p.cls.filing(s))
 			}
+			// The top of its doubling, where a miss allocates: within the
+			// classes a Get may borrow from, and MinSize times a power of
+			// two or the largest class.
+			onGrid := func(s int) bool { return s%cfg.MinSize == 0 && (s/cfg.MinSize)&(s/cfg.MinSize-1) == 0 }
+			top := int(p.cls.top[i])
+			ts := sizes[top]
+			if top < i || top-i > kk-1 || !onGrid(ts) && top != len(sizes)-1 || top != i && ts >= 2*s {
+				t.Fatalf("class %d: top of its doubling %d (index %d of %d), want a class MinSize×2^j under twice its size, within %d classes above",
+					s, ts, top, i, kk-1)
+			}
+			if onGrid(s) && top != i {
+				t.Fatalf("class %d is on the grid but its top is %d", s, ts)
+			}
 		}
 
 		c := p.ClassSize(n)

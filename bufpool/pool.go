@@ -19,11 +19,12 @@ import (
 // Get(n) returns a buffer from the smallest class that holds n bytes;
 // Release files it back under the largest class its capacity covers. When
 // the class of n holds no idle buffer, Get takes one from the next
-// ClassesPerDoubling-1 classes, all under twice its size, before it
-// allocates (a pool with a budget does not): the caller sees only the
-// class size of it, and Release gives the whole buffer back to the class
-// that lent it. Idle memory thus gathers in few classes, about one per
-// doubling, while what a Get returns keeps the bound of its own class.
+// ClassesPerDoubling-1 classes, all under twice its size, and when none
+// has one it allocates a buffer of the top of its doubling, MinSize times
+// a power of two (a pool with a budget does neither): the caller sees only
+// the class size of it, and Release gives the whole buffer back to its
+// class. Idle memory thus gathers in one class per doubling, while what a
+// Get returns keeps the bound of its own class.
 //
 // Each class is a sync.Pool, so idle buffers live in per-processor caches
 // and are reclaimed by the garbage collector after about two cycles
@@ -275,7 +276,8 @@ func (p *Pool) get(n int) *Buffer {
 
 // getClass serves a Get of class c: from an idle buffer of c, or, when c
 // has none, of one of the next p.borrow classes, whose sizes are all below
-// twice c's, or else from new memory of c's size.
+// twice c's, or else from new memory of missClass(c)'s size, lent the same
+// way.
 //
 // A buffer of a larger class f is lent: its B is cut to c's size, so that
 // what Get returns keeps c's bound; it is counted as taken from f, whose
@@ -314,9 +316,27 @@ func (p *Pool) getClass(c int) *Buffer {
 		s.state = slabInUse
 		return b
 	}
-	b := p.newBuffer(make([]byte, 0, p.cls.sizes[c]), c)
-	p.led.add(b.s.home, c, cMisses, 1)
+	f := p.missClass(c)
+	b := p.newBuffer(make([]byte, 0, p.cls.sizes[f]), f)
+	p.led.add(b.s.home, f, cMisses, 1)
+	if f != c {
+		b.full = b.B
+		b.B = b.B[:0:p.cls.sizes[c]]
+	}
 	return b
+}
+
+// missClass returns the class whose size a miss of class c allocates: the
+// top of c's doubling, whose buffer is then lent to the Get as the loop of
+// getClass would have lent an idle one. Idle memory thus gathers in one
+// class per doubling, where a Get of any class of the doubling finds it,
+// rather than spreading over all of them. Without lending (a pool with a
+// budget), it is c itself.
+func (p *Pool) missClass(c int) int {
+	if p.borrow == 0 {
+		return c
+	}
+	return int(p.cls.top[c])
 }
 
 // hitSlow completes a hit on an idle buffer of class f whose capacity is

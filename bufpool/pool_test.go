@@ -2,6 +2,7 @@ package bufpool
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestNewConfig(t *testing.T) {
@@ -662,4 +664,88 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
+}
+
+// TestMissAllocatesTopOfDoubling checks where a miss's memory goes: at the
+// top of its doubling, lent to the Get cut to the Get's class, so that a
+// Get of any class of that doubling finds it idle afterwards. With a
+// budget, which must count what the Get returns, a miss allocates its own
+// class.
+func TestMissAllocatesTopOfDoubling(t *testing.T) {
+	tests := []struct {
+		name       string
+		cfg        Config
+		n          int
+		wantCap    int // cap(B) the Get returns: ClassSize(n)
+		wantArray  int // what the pool counts in use, then idle
+		other      int // a Get of another class that then hits
+		otherIsHit bool
+	}{
+		{"first class of a doubling", Config{}, 10000, 10240, 16384, 12000, true},
+		{"last class below the top", Config{}, 14000, 14336, 16384, 9000, true},
+		{"the top itself", Config{}, 16000, 16384, 16384, 10000, true},
+		{"below MaxSize", Config{}, 3 << 20, 3 << 20, 4 << 20, 5 << 19, true},
+		{"one class per doubling", Config{ClassesPerDoubling: 1}, 10000, 16384, 16384, 12000, true},
+		{"with a budget", Config{MaxInUseBytes: 64 << 20}, 10000, 10240, 10240, 12000, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, gcs := quietPool(t, tt.cfg)
+			b, err := p.Acquire(context.Background(), tt.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := p.Stats()
+			if cap(b.B) != tt.wantCap || st.Total.Misses != 1 || st.Total.InUseBytes != int64(tt.wantArray) {
+				t.Errorf("Get(%d): cap %d, misses %d, %d bytes in use; want %d, 1, %d",
+					tt.n, cap(b.B), st.Total.Misses, st.Total.InUseBytes, tt.wantCap, tt.wantArray)
+			}
+			b.Release()
+			st = checkInvariants(t, p)
+			checkTokensExact(t, p)
+			f := p.cls.filing(tt.wantArray)
+			if exact(gcs) && (st.Classes[f].Idle != 1 || st.Classes[f].IdleBytes != int64(tt.wantArray)) {
+				t.Errorf("after Release: class %d holds %d idle (%d bytes), want the whole array", p.cls.sizes[f], st.Classes[f].Idle, st.Classes[f].IdleBytes)
+			}
+			b, err = p.Acquire(context.Background(), tt.other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Release()
+			if st := p.Stats(); exact(gcs) && (st.Total.Misses == 1) != tt.otherIsHit {
+				t.Errorf("Get(%d) after it: misses %d, want a hit %v", tt.other, st.Total.Misses, tt.otherIsHit)
+			}
+			if cap(b.B) != p.ClassSize(tt.other) {
+				t.Errorf("Get(%d): cap %d, want its class size %d", tt.other, cap(b.B), p.ClassSize(tt.other))
+			}
+		})
+	}
+}
+
+// TestGrowIntoLentArray checks that a lent buffer grows into the rest of
+// its array before it moves: no Get, no copy, the same array; and past
+// the array, it moves as any buffer does.
+func TestGrowIntoLentArray(t *testing.T) {
+	oneProc(t)
+	p := newPool(t, Config{IdleTimeout: noTimer})
+	b := p.Get(10000) // a 16 KiB array cut to 10 KiB
+	want := pattern(10000)
+	b.B = append(b.B, want...)
+	array := unsafe.SliceData(b.B)
+	if err := b.Grow(6000); err != nil {
+		t.Fatal(err)
+	}
+	if unsafe.SliceData(b.B) != array || cap(b.B) != 16384 || p.Stats().Total.Gets != 1 || !bytes.Equal(b.B, want) {
+		t.Fatalf("grown within its array: cap %d, moved %v, gets %d, contents kept %v; want 16384, false, 1, true",
+			cap(b.B), unsafe.SliceData(b.B) != array, p.Stats().Total.Gets, bytes.Equal(b.B, want))
+	}
+	if err := b.Grow(10000); err != nil {
+		t.Fatal(err)
+	}
+	if unsafe.SliceData(b.B) == array || cap(b.B) < 20000 || p.Stats().Total.Gets != 2 || !bytes.Equal(b.B, want) {
+		t.Fatalf("grown past its array: cap %d, moved %v, gets %d, contents kept %v", cap(b.B), unsafe.SliceData(b.B) != array, p.Stats().Total.Gets, bytes.Equal(b.B, want))
+	}
+	b.Release()
+	checkInvariants(t, p)
+	checkTokensExact(t, p)
 }

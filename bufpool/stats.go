@@ -41,7 +41,9 @@ type ClassStats struct {
 	// use, as the buffer is this class's: the Get sees only its own class
 	// size of it.
 	Lent uint64
-	// Misses counts buffers handed out from a new allocation.
+	// Misses counts buffers handed out from a new allocation. A miss
+	// allocates at the top of its doubling (see Pool), and is counted in
+	// that class.
 	Misses uint64
 	// Releases counts buffers released and retained idle, WeakReleases
 	// among them.

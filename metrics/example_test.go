@@ -75,12 +75,12 @@ func ExampleNewPoolCollectorWithConfig() {
 	reg.MustRegister(metrics.NewPoolCollectorWithConfig("uploads", pool.Stats, metrics.PoolCollectorConfig{PerClass: true}))
 	handler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 
-	pool.Get(9000).Release()
-	scrape(handler, "bufpool_gets_total", `class="10240"`)
-	scrape(handler, "bufpool_releases_total", `class="10240"`)
+	pool.Get(12000).Release() // a 16 KiB buffer, cut to the 12 KiB class
+	scrape(handler, "bufpool_gets_total", `class="16384"`)
+	scrape(handler, "bufpool_releases_total", `class="16384"`)
 	// Output:
-	// bufpool_gets_total{band="16384",class="10240",pool="uploads"} 1
-	// bufpool_releases_total{band="16384",class="10240",pool="uploads"} 1
+	// bufpool_gets_total{band="16384",class="16384",pool="uploads"} 1
+	// bufpool_releases_total{band="16384",class="16384",pool="uploads"} 1
 }
 
 func ExampleNewBodyCollector() {

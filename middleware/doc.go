@@ -39,8 +39,9 @@
 // KiB received, and to 1 MiB at 16 KiB; with a budget, only once the buffer
 // is full), or, when no length was declared, doubling when full and another
 // byte has arrived. A request so holds at most 64 times what it sent (twice
-// without a length), and a body is copied little on its way to its final
-// size. A body that turns out larger than the limit is refused with 413
+// without a length), rounded up to the power of two that the pool
+// allocates, so under 128 times, and a body is copied little on its way
+// to its final size. A body that turns out larger than the limit is refused with 413
 // after at most MaxRequestBody+1 bytes; a truncated or malformed one with
 // 400. When the pool has an in-use budget, every byte is taken from it
 // before use, growth included; a request that finds no room within

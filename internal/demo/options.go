@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,10 @@ type Options struct {
 	Budget      Size
 	MaxIdle     Size
 	BudgetWait  time.Duration
+
+	// ClassesPerDoubling sets the sized pool's
+	// bufpool.Config.ClassesPerDoubling: 0 for bufpool's default.
+	ClassesPerDoubling int
 
 	// PoolIdleTimeout and FreeOSInterval set the sized pool's
 	// bufpool.Config.IdleTimeout and FreeOSMemoryInterval: 0 for
@@ -88,6 +93,7 @@ func ParseOptions(args []string, getenv func(string) string, usage io.Writer) (O
 	fs.Var(&o.MaxIdle, "max-idle", "most idle memory the pool keeps across collections; more is kept weakly until the next (sized mode)")
 	fs.Var(&o.Budget, "budget", "in-use budget of the pool in bytes (sized mode), 0 for none")
 	fs.DurationVar(&o.BudgetWait, "budget-wait", o.BudgetWait, "how long a request waits for the budget before 503")
+	fs.IntVar(&o.ClassesPerDoubling, "classes-per-doubling", 0, "size classes between a size and its double: 1, 2 or 4 (sized mode); 0 for bufpool's "+strconv.Itoa(bufpool.DefaultClassesPerDoubling))
 	fs.DurationVar(&o.PoolIdleTimeout, "pool-idle-timeout", 0, "idle buffers unused this long are let go (sized mode); 0 for bufpool's "+bufpool.DefaultIdleTimeout.String()+", negative for never")
 	fs.DurationVar(&o.FreeOSInterval, "free-os-interval", 0, "least time between collections the pool forces to return memory (sized mode); 0 for bufpool's "+bufpool.DefaultFreeOSMemoryInterval.String()+", negative for never")
 	fs.DurationVar(&o.ReadHeaderTimeout, "read-header-timeout", o.ReadHeaderTimeout, "http.Server ReadHeaderTimeout")
@@ -150,6 +156,9 @@ func (o Options) validate(source func(flag string) string) error {
 	}
 	if o.MaxIdle <= 0 {
 		return fmt.Errorf("invalid value %q for %s: must be positive", o.MaxIdle, source("max-idle"))
+	}
+	if c := o.ClassesPerDoubling; c != 0 && c != 1 && c != 2 && c != 4 {
+		return fmt.Errorf("invalid value \"%d\" for %s: want 1, 2 or 4, or 0 for the default", c, source("classes-per-doubling"))
 	}
 	if o.MaxBody <= 0 {
 		return fmt.Errorf("invalid value %q for %s: must be positive", o.MaxBody, source("max-body"))

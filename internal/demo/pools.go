@@ -25,7 +25,7 @@ type pool struct {
 func newPool(o Options) (*pool, error) {
 	if o.Pool == ModeSized {
 		p, err := bufpool.New(bufpool.Config{
-			MaxInUseBytes: int64(o.Budget), MaxIdleBytes: int64(o.MaxIdle),
+			MaxInUseBytes: int64(o.Budget), MaxIdleBytes: int64(o.MaxIdle), ClassesPerDoubling: o.ClassesPerDoubling,
 			IdleTimeout: o.PoolIdleTimeout, FreeOSMemoryInterval: o.FreeOSInterval,
 			Poison: o.Poison, Track: o.Track,
 		})

@@ -71,6 +71,35 @@ func TestNewPoolTimeouts(t *testing.T) {
 	}
 }
 
+// TestNewPoolClasses checks that -classes-per-doubling reaches the sized
+// pool: with one class per doubling, class sizes are powers of two.
+func TestNewPoolClasses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"-pool", ModeSized}, bufpool.DefaultClassesPerDoubling},
+		{[]string{"-pool", ModeSized, "-classes-per-doubling", "1"}, 1},
+		{[]string{"-pool", ModeSized, "-classes-per-doubling", "2"}, 2},
+	} {
+		o, err := ParseOptions(tc.args, env(), nil)
+		if err != nil {
+			t.Fatalf("ParseOptions(%q): %v", tc.args, err)
+		}
+		p, err := newPool(o)
+		if err != nil {
+			t.Fatalf("newPool(%q): %v", tc.args, err)
+		}
+		if got := p.sized.Config().ClassesPerDoubling; got != tc.want {
+			t.Errorf("%q: ClassesPerDoubling %d, want %d", tc.args, got, tc.want)
+		}
+		if sizes := p.sized.ClassSizes(); tc.want == 1 && sizes[1] != 2*sizes[0] {
+			t.Errorf("%q: class sizes %v, want powers of two", tc.args, sizes[:4])
+		}
+	}
+}
+
 // checkAtRest verifies the counters of st once every buffer is back:
 // every get was a hit or a miss, and was released or detached.
 func checkAtRest(t *testing.T, mode string, st bufpool.Stats) {
