@@ -74,11 +74,9 @@ type Config struct {
 	// Gets that needed them miss and allocate, and those allocations bring
 	// the next collection closer: Stats shows it as Evicted and Misses that
 	// grow together while WeakReleases is a large share of Releases. Above
-	// it, the extra memory costs about twice its size in heap. For
-	// example, an echo server with 64 connections of bodies from 1 KiB to
-	// 1 MiB cycles through more than 8 MiB: 16 MiB cut its misses from
-	// 0.3 % of gets to 0.1 % and its allocation by 30 %, for a peak RSS 6 %
-	// higher (docs/measurements.md in the repository).
+	// it, the extra memory costs about twice its size in heap
+	// (docs/measurements.md in the repository compares 8, 16 and 32 MiB
+	// under load).
 	//
 	// Idle buffers also leave after IdleTimeout unused, or when the
 	// garbage collector reclaims them after about two GC cycles without
