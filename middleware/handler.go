@@ -36,9 +36,9 @@ func Handler(next http.Handler) http.Handler {
 // settles both when next returns: the body's buffer goes back to the pool
 // first, then the buffered response is sent and its buffer follows. When
 // next panics, nothing buffered is sent, both buffers go back, and the
-// panic goes on to the application's recovery. A refused request is returned, not answered,
-// and next does not run. Requests that Skip selects go to next as they
-// are.
+// panic goes on to the application's recovery. A refused request is
+// returned, not answered, and next does not run. Requests that Skip
+// selects go to next as they are.
 func (c *config) Serve(w http.ResponseWriter, r *http.Request, next func(http.ResponseWriter, *http.Request)) *rejection {
 	if c.Skip != nil && c.Skip(r) {
 		next(w, r)
