@@ -127,6 +127,14 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Modes, cfg.Scenarios = strings.Split(*modes, ","), scs
+	for _, m := range cfg.Modes {
+		// Checked before the server is built, so that a typo in a
+		// variant's flag fails at once.
+		if _, err := abtest.ServerArgs(m); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+	}
 	if *quick {
 		cfg.SpikeRequests, cfg.SpikeWaits = 64, []time.Duration{time.Second, 3 * time.Second}
 		for i := range scs {

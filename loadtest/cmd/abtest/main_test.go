@@ -18,6 +18,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{"argument", []string{"extra"}, `unexpected argument "extra"`},
 		{"workload", []string{"-workloads", "small,huge"}, `-workloads: unknown scenario "huge"`},
 		{"mode", []string{"-server", "/bin/true", "-modes", "off,fast"}, `unknown pool "fast"`},
+		{"variant flag, before any build", []string{"-modes", "off,sized/max-idel=1MiB"}, "flag provided but not defined: -max-idel"},
 		{"requests", []string{"-server", "/bin/true", "-requests", "0"}, "requests must be positive"},
 		{"scenario", []string{"-scenarios", "S1,S9"}, `unknown scenario "S9"`},
 		{"profile of two scenarios", []string{"-scenarios", "S1", "-profile", "p"}, "exactly one scenario"},
