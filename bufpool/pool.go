@@ -310,8 +310,7 @@ func (p *Pool) getClass(c int) *Buffer {
 			s.row[cHits].Add(1)
 		} else {
 			s.row[cLent].Add(1)
-			b.full = b.B
-			b.B = b.B[:0:p.cls.sizes[c]]
+			p.lend(b, c)
 		}
 		s.state = slabInUse
 		return b
@@ -320,10 +319,16 @@ func (p *Pool) getClass(c int) *Buffer {
 	b := p.newBuffer(make([]byte, 0, p.cls.sizes[f]), f)
 	p.led.add(b.s.home, f, cMisses, 1)
 	if f != c {
-		b.full = b.B
-		b.B = b.B[:0:p.cls.sizes[c]]
+		p.lend(b, c)
 	}
 	return b
+}
+
+// lend cuts b, a buffer of a larger class than c, to c's size for a Get of
+// class c, keeping the whole array in full for Release.
+func (p *Pool) lend(b *Buffer, c int) {
+	b.full = b.B
+	b.B = b.B[:0:p.cls.sizes[c]]
 }
 
 // missClass returns the class whose size a miss of class c allocates: the

@@ -70,26 +70,27 @@ func (c *config) Serve(w http.ResponseWriter, r *http.Request, next func(http.Re
 	}
 	rw := c.newResponseWriter(w, r)
 	done := false
+	// settleBody gives the body's buffer back and restores r, once.
+	settleBody := func() {
+		if rb != nil {
+			rb.release()
+			saved.restore(r)
+			rb = nil
+		}
+	}
 	defer func() {
 		if !done {
 			rw.abort() // next panicked
 		}
-		if rb != nil {
-			rb.release()
-			saved.restore(r)
-		}
+		settleBody()
 	}()
 	next(rw, r)
-	if rb != nil {
-		// The handler is done with the body: its bytes were valid until it
-		// returned. The buffer goes back before the response is written
-		// out, which can wait on a slow client for as long as the write
-		// timeout allows, so that a request holds one pooled buffer, not
-		// two, while its response drains.
-		rb.release()
-		saved.restore(r)
-		rb = nil
-	}
+	// The handler is done with the body: its bytes were valid until it
+	// returned. The buffer goes back before the response is written out,
+	// which can wait on a slow client for as long as the write timeout
+	// allows, so that a request holds one pooled buffer, not two, while its
+	// response drains.
+	settleBody()
 	rw.finish()
 	done = true
 	return nil
