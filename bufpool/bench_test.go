@@ -15,6 +15,7 @@ import (
 var benchContenders = append([]contenders.Contender{
 	{Name: "bufpool", Make: func(int) func(int) {
 		p, _ := New(Config{})
+		benchPool = p
 		return func(n int) {
 			b := p.Get(n)
 			b.B = append(b.B[:n-1], 'x')
@@ -25,6 +26,7 @@ var benchContenders = append([]contenders.Contender{
 		// The same with a bound large enough for one buffer of every class
 		// on each of 8 processors: the trade the bound makes, measured.
 		p, _ := New(Config{MaxIdleBytes: 256 << 20})
+		benchPool = p
 		return func(n int) {
 			b := p.Get(n)
 			b.B = append(b.B[:n-1], 'x')
@@ -41,6 +43,11 @@ var benchContenders = append([]contenders.Contender{
 		}
 	}},
 }, contenders.Common...)
+
+// benchPool is the bufpool of the contender being measured, set by its
+// Make, so that benchEach can report how its releases went; nil for the
+// other contenders. Benchmarks run one at a time.
+var benchPool *Pool
 
 // heapInUse is the heap in use after one collection, as the benchmarks
 // of this package measure what a pool retains.
@@ -63,18 +70,26 @@ func warmUp(b *testing.B, name string, step func(int), sizes []int) {
 // benchEach runs loop as a sub-benchmark per workload and contender
 // (BenchmarkX/size=4KiB/pool=bufpool) with the contender's step, warmed
 // up, and the workload's sizes, and reports the heap the contender kept as
-// retained-B.
+// retained-B. For bufpool it also reports the share of releases kept
+// weakly, past MaxIdleBytes (weak-rel/op), and the misses (misses/op),
+// which explain most of its spread on the mixed workload.
 func benchEach(b *testing.B, loop func(b *testing.B, step func(int), sizes []int)) {
 	for _, w := range contenders.Workloads {
 		for _, c := range benchContenders {
 			b.Run(w.Name+"/pool="+c.Name, func(b *testing.B) {
 				base := heapInUse()
+				benchPool = nil
 				step := c.Make(w.Largest)
 				warmUp(b, c.Name, step, w.Sizes)
 				b.ReportAllocs()
 				loop(b, step, w.Sizes)
 				b.StopTimer()
 				b.ReportMetric(float64(int64(heapInUse())-int64(base)), "retained-B")
+				if p := benchPool; p != nil {
+					st := p.Stats().Total
+					b.ReportMetric(float64(st.WeakReleases)/float64(st.Gets), "weak-rel/op")
+					b.ReportMetric(float64(st.Misses)/float64(st.Gets), "misses/op")
+				}
 				runtime.KeepAlive(step)
 			})
 		}
