@@ -16,6 +16,14 @@ const minIdleTimeout = 10 * time.Millisecond
 // between 2 and 3 trim periods of IdleTimeout/2 unused.
 const decayTicks = 3
 
+// weakDecayTicks is the same age for a buffer kept weakly, past
+// MaxIdleBytes: between 1 and 2 trim periods unused. Such a buffer is
+// memory the pool already declined to keep across a collection, and a
+// process that makes little garbage may not collect for minutes, so it
+// goes a trim sooner; a buffer that cycles within a trim period, as under
+// steady load, is never that old.
+const weakDecayTicks = decayTicks - 1
+
 // maxDrain bounds the buffers one trim takes out of a class, against a
 // class refilled as fast as it is drained.
 const maxDrain = 1 << 16
@@ -98,8 +106,8 @@ func (d *decay) tick() {
 	}
 }
 
-// trim advances the epoch, lets go of the idle buffers, strong or weak,
-// that reached decayTicks, and forces a collection when enough was let go.
+// trim advances the epoch, lets go of the idle buffers that reached
+// decayTicks, or weakDecayTicks for those kept weakly, and forces a collection when enough was let go.
 // It returns the capacity it let decay, and notes in weakLeft whether it
 // left an idle buffer kept weakly.
 func (d *decay) trim() int64 {
@@ -117,7 +125,7 @@ func (d *decay) trim() int64 {
 			if b == nil {
 				break
 			}
-			if e-b.s.idleSince < decayTicks {
+			if age := e - b.s.idleSince; age < decayTicks && (age < weakDecayTicks || !b.s.weak) {
 				keep = append(keep, b)
 				weakIdle = weakIdle || b.s.weak
 				continue

@@ -115,6 +115,44 @@ func TestDecayLetsGoUnusedBuffers(t *testing.T) {
 	}
 }
 
+// TestDecayLetsGoWeakBuffersSooner: a buffer kept weakly, past the idle
+// bound, is let go a trim before a buffer kept strongly, both released
+// before the same trim.
+func TestDecayLetsGoWeakBuffersSooner(t *testing.T) {
+	oneProc(t)
+	gcs := gcCount()
+	const strong, weak = 64 << 10, 256 << 10
+	p := newPool(t, Config{MaxIdleBytes: strong, IdleTimeout: noTimer, FreeOSMemoryInterval: -1})
+	bufs := getEach(p, strong, weak)
+	bufs[0].Release() // takes the whole bound
+	bufs[1].Release() // finds it reached: kept weakly
+	if st := checkInvariants(t, p); st.Total.WeakIdleBytes != weak || st.Total.IdleBytes != strong+weak {
+		t.Fatalf("idle %d bytes, %d of them weakly; want %d, %d weakly", st.Total.IdleBytes, st.Total.WeakIdleBytes, strong+weak, weak)
+	}
+	tests := []struct {
+		freed, idle, weakIdle int64
+	}{
+		{0, strong + weak, weak}, // trim 1: both kept
+		{weak, strong, 0},        // trim weakDecayTicks: the weak one goes
+		{strong, 0, 0},           // trim decayTicks: the strong one goes
+	}
+	for i, tt := range tests {
+		freed := p.decay.trim()
+		st := checkInvariants(t, p)
+		checkTokensExact(t, p)
+		if !exact(gcs) {
+			return // a collection may have taken the weak buffer first
+		}
+		if freed != tt.freed || st.Total.IdleBytes != tt.idle || st.Total.WeakIdleBytes != tt.weakIdle {
+			t.Fatalf("trim %d: freed %d, idle %d bytes (%d weakly); want freed %d, idle %d (%d weakly)",
+				i+1, freed, st.Total.IdleBytes, st.Total.WeakIdleBytes, tt.freed, tt.idle, tt.weakIdle)
+		}
+	}
+	if weakDecayTicks != 2 || decayTicks != 3 {
+		t.Fatalf("the table assumes weakDecayTicks 2 and decayTicks 3, not %d and %d", weakDecayTicks, decayTicks)
+	}
+}
+
 func TestDecayKeepsBuffersInUse(t *testing.T) {
 	oneProc(t)
 	gcs := gcCount()
