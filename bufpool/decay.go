@@ -107,7 +107,8 @@ func (d *decay) tick() {
 }
 
 // trim advances the epoch, lets go of the idle buffers that reached
-// decayTicks, or weakDecayTicks for those kept weakly, and forces a collection when enough was let go.
+// decayTicks (weakDecayTicks for those kept weakly), and forces a
+// collection when enough was let go.
 // It returns the capacity it let decay, and notes in weakLeft whether it
 // left an idle buffer kept weakly.
 func (d *decay) trim() int64 {
