@@ -87,8 +87,9 @@ type Config struct {
 	// IdleTimeout is how long an idle buffer may go unused before the pool
 	// lets it go: one unused for IdleTimeout is let go within another
 	// IdleTimeout/2, and counted as decayed. A buffer kept weakly (see
-	// MaxIdleBytes) goes sooner, once unused for IdleTimeout/2, as the
-	// next collection would take it anyway. A pool that makes no garbage,
+	// MaxIdleBytes) goes a trim sooner: one unused for IdleTimeout/2 is let
+	// go within another IdleTimeout/2, as the next collection would take it
+	// anyway. A pool that makes no garbage,
 	// the success of pooling, rarely collects, so decay by the garbage
 	// collector alone would keep a spike's memory for minutes. A timer,
 	// armed only while the pool retains memory, trims every IdleTimeout/2:
