@@ -13,26 +13,10 @@ import (
 // size (the workload's largest), and the common contenders. No state is
 // shared between benchmarks.
 var benchContenders = append([]contenders.Contender{
-	{Name: "bufpool", Make: func(int) func(int) {
-		p, _ := New(Config{})
-		benchPool = p
-		return func(n int) {
-			b := p.Get(n)
-			b.B = append(b.B[:n-1], 'x')
-			b.Release()
-		}
-	}},
-	{Name: "bufpool-idle256MiB", Make: func(int) func(int) {
-		// The same with a bound large enough for one buffer of every class
-		// on each of 8 processors: the trade the bound makes, measured.
-		p, _ := New(Config{MaxIdleBytes: 256 << 20})
-		benchPool = p
-		return func(n int) {
-			b := p.Get(n)
-			b.B = append(b.B[:n-1], 'x')
-			b.Release()
-		}
-	}},
+	bufpoolContender("bufpool", Config{}),
+	// The same with a bound large enough for one buffer of every class on
+	// each of 8 processors: the trade the bound makes, measured.
+	bufpoolContender("bufpool-idle256MiB", Config{MaxIdleBytes: 256 << 20}),
 	{Name: "syncpool-fixed", Make: func(fixed int) func(int) {
 		// The floor: one size, no classes, no accounting.
 		p := sync.Pool{New: func() any { b := make([]byte, 0, fixed); return &b }}
@@ -43,6 +27,20 @@ var benchContenders = append([]contenders.Contender{
 		}
 	}},
 }, contenders.Common...)
+
+// bufpoolContender is a contender that runs a new Pool of cfg, which it
+// makes benchPool.
+func bufpoolContender(name string, cfg Config) contenders.Contender {
+	return contenders.Contender{Name: name, Make: func(int) func(int) {
+		p, _ := New(cfg)
+		benchPool = p
+		return func(n int) {
+			b := p.Get(n)
+			b.B = append(b.B[:n-1], 'x')
+			b.Release()
+		}
+	}}
+}
 
 // benchPool is the bufpool of the contender being measured, set by its
 // Make, so that benchEach can report how its releases went; nil for the

@@ -122,10 +122,8 @@ func TestDecayLetsGoWeakBuffersSooner(t *testing.T) {
 	if weakDecayTicks != 2 || decayTicks != 3 {
 		t.Fatalf("the table assumes weakDecayTicks 2 and decayTicks 3, not %d and %d", weakDecayTicks, decayTicks)
 	}
-	oneProc(t)
-	gcs := gcCount()
 	const strong, weak = 64 << 10, 256 << 10
-	p := newPool(t, Config{MaxIdleBytes: strong, IdleTimeout: noTimer, FreeOSMemoryInterval: -1})
+	p, gcs := quietPool(t, Config{MaxIdleBytes: strong, FreeOSMemoryInterval: -1})
 	bufs := getEach(p, strong, weak)
 	bufs[0].Release() // takes the whole bound
 	bufs[1].Release() // finds it reached: kept weakly

@@ -726,8 +726,7 @@ func TestMissAllocatesTopOfDoubling(t *testing.T) {
 // its array before it moves: no Get, no copy, the same array; and past
 // the array, it moves as any buffer does.
 func TestGrowIntoLentArray(t *testing.T) {
-	oneProc(t)
-	p := newPool(t, Config{IdleTimeout: noTimer})
+	p, _ := quietPool(t, Config{})
 	b := p.Get(10000) // a 16 KiB array cut to 10 KiB
 	want := pattern(10000)
 	b.B = append(b.B, want...)
